@@ -1,0 +1,1 @@
+"""Domain-agnostic helpers: time, ids, database column types, pagination, request ids."""
