@@ -1,0 +1,1 @@
+"""Statutory clocks: the working-day calendar and, from it, every deadline."""

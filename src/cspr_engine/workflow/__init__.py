@@ -1,0 +1,1 @@
+"""The generic workflow engine: definitions from YAML, guards by name, one door for transitions."""

@@ -1,0 +1,111 @@
+"""Guards by name. A workflow file names them; each is a pure function of a GuardContext.
+
+A guard returns None when the transition may go ahead, or a Refusal saying why (and any facts
+the caller needs to put it right, such as the earliest lawful date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cspr_engine.deadlines.calendar import WorkingCalendar
+
+
+@dataclass(frozen=True)
+class GateView:
+    """What a guard may know of an approval gate in the current round."""
+
+    name: str
+    agreed: bool
+    agreed_on: date | None
+    missing: tuple[str, ...]
+    disagreeing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    state: str
+    trigger: str
+    data: Mapping[str, Any]
+    recorded: Mapping[str, Mapping[str, Any]]
+    gates: Mapping[str, GateView]
+    today: date
+    calendar: WorkingCalendar
+    open_actions: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, ref: str) -> Any:
+        """`field` from this trigger's data, or `trigger.field` from what was recorded before."""
+        if "." in ref:
+            trigger, _, name = ref.partition(".")
+            return self.recorded.get(trigger, {}).get(name)
+        return self.data.get(ref)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    detail: str
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+Guard = Callable[[GuardContext], Refusal | None]
+
+
+def gate_agreed(ctx: GuardContext) -> Refusal | None:
+    """Every party of the gate has agreed in the current round."""
+    name = str(ctx.params["gate"])
+    gate = ctx.gates.get(name)
+    if gate is not None and gate.agreed:
+        return None
+    missing = list(gate.missing) if gate else []
+    disagreeing = list(gate.disagreeing) if gate else []
+    parts = []
+    if missing:
+        parts.append("no agreement yet from " + ", ".join(missing))
+    if disagreeing:
+        parts.append("disagreement from " + ", ".join(disagreeing))
+    return Refusal(
+        f"The {name} gate is not agreed: " + ("; ".join(parts) or "no votes") + ".",
+        {"gate": name, "missing": missing, "disagreeing": disagreeing},
+    )
+
+
+def working_days_between(ctx: GuardContext) -> Refusal | None:
+    """`to` falls at least `at_least` working days after `from` (e.g. D8's 7 working days)."""
+    start, end = ctx.value(str(ctx.params["from"])), ctx.value(str(ctx.params["to"]))
+    at_least = int(ctx.params["at_least"])
+    if not isinstance(start, date) or not isinstance(end, date):
+        return Refusal(
+            f"{ctx.params['from']} and {ctx.params['to']} are both needed "
+            "to check the notice period."
+        )
+    earliest = ctx.calendar.add_working_days(start, at_least)
+    if end >= earliest:
+        return None
+    to_name = str(ctx.params["to"]).rpartition(".")[2]
+    from_name = str(ctx.params["from"]).rpartition(".")[2]
+    return Refusal(
+        f"{to_name} {end.isoformat()} is fewer than {at_least} working days after "
+        f"{from_name} {start.isoformat()}; the earliest lawful date is {earliest.isoformat()}.",
+        {"earliest_lawful_date": earliest.isoformat(), "working_days_required": at_least},
+    )
+
+
+def improvement_actions_done(ctx: GuardContext) -> Refusal | None:
+    """Every improvement action is completed or closed with a rationale."""
+    if ctx.open_actions == 0:
+        return None
+    return Refusal(
+        f"{ctx.open_actions} improvement action(s) are still open.",
+        {"open_actions": ctx.open_actions},
+    )
+
+
+GUARDS: dict[str, Guard] = {
+    "gate_agreed": gate_agreed,
+    "working_days_between": working_days_between,
+    "improvement_actions_done": improvement_actions_done,
+}

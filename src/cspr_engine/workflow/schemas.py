@@ -1,0 +1,33 @@
+"""API shapes for workflow definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class WorkflowSummary(BaseModel):
+    name: str
+    version: int
+    title: str
+    edition: str | None
+    states: int
+    triggers: int
+
+
+class WorkflowDetail(BaseModel):
+    name: str
+    version: int
+    title: str
+    edition: str | None
+    description: str | None
+    initial: str
+    create: dict[str, Any]
+    roles: list[str]
+    agencies: list[str]
+    states: dict[str, dict[str, Any]]
+    triggers: dict[str, dict[str, Any]]
+    gates: dict[str, dict[str, Any]]
+    clocks: dict[str, dict[str, Any]]
+    escalation: list[dict[str, Any]]

@@ -1,0 +1,130 @@
+"""The one door: every change of a case's state goes through `fire`.
+
+In the caller's transaction it runs the pure engine, claims the case's next version, writes the
+new state and what the trigger recorded, and appends the audit event. It never commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlmodel import Session
+
+from cspr_engine.accounts.schemas import Actor
+from cspr_engine.approvals import service as approvals_service
+from cspr_engine.audit import service as audit_service
+from cspr_engine.cases import repository as case_repository
+from cspr_engine.cases.models import Case
+from cspr_engine.config import get_settings
+from cspr_engine.deadlines.calendar import get_calendar
+from cspr_engine.kit.clock import london_date
+from cspr_engine.workflow import engine
+from cspr_engine.workflow.definitions import WorkflowDefinition, load_definitions
+from cspr_engine.workflow.exceptions import WorkflowNotFound
+from cspr_engine.workflow.registry import GuardContext
+
+
+@lru_cache
+def get_definitions() -> dict[tuple[str, int], WorkflowDefinition]:
+    """Every workflow file, loaded and checked once; a bad file raises WorkflowFileError."""
+    return load_definitions(get_settings().workflows_dir)
+
+
+def latest(name: str) -> WorkflowDefinition:
+    versions = [d for (n, _), d in get_definitions().items() if n == name]
+    if not versions:
+        raise WorkflowNotFound(f"There is no workflow {name!r}.", workflow=name)
+    return max(versions, key=lambda d: d.version)
+
+
+def get(name: str, version: int) -> WorkflowDefinition:
+    definition = get_definitions().get((name, version))
+    if definition is None:
+        raise WorkflowNotFound(f"There is no workflow {name!r} version {version}.", workflow=name)
+    return definition
+
+
+def definition_for(case: Case) -> WorkflowDefinition:
+    return get(case.workflow, case.workflow_version)
+
+
+def typed_recorded(
+    definition: WorkflowDefinition, recorded: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """What earlier triggers recorded, with their date fields as dates again."""
+    typed: dict[str, dict[str, Any]] = {}
+    for trigger, values in recorded.items():
+        fields = definition.triggers[trigger].fields if trigger in definition.triggers else {}
+        typed[trigger] = {
+            k: date.fromisoformat(v) if k in fields and fields[k].type == "date" and v else v
+            for k, v in values.items()
+        }
+    return typed
+
+
+def fire(
+    *,
+    session: Session,
+    case: Case,
+    trigger: str,
+    data: dict[str, Any],
+    comment: str | None,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
+) -> engine.Outcome:
+    """Fire `trigger` on `case` as `actor`; raises UnknownTrigger, InvalidTransition,
+    TriggerForbidden, InvalidData, GuardRejected, StaleVersion or ConcurrentUpdate."""
+    definition = definition_for(case)
+    today = london_date(now)
+    gates = approvals_service.gate_views(session, case, definition)
+    recorded = typed_recorded(definition, case.recorded)
+
+    def context(values: dict[str, Any]) -> GuardContext:
+        return GuardContext(
+            state=case.state,
+            trigger=trigger,
+            data=values,
+            recorded=recorded,
+            gates=gates,
+            today=today,
+            calendar=get_calendar(),
+            # Improvement actions arrive with the casework module; until then none can be open.
+            open_actions=0,
+        )
+
+    outcome = engine.fire(
+        definition,
+        state=case.state,
+        trigger=trigger,
+        data=data,
+        caller=actor.caller,
+        context=context,
+        today=today,
+    )
+    case_repository.claim_next_version(session, case, expected_version)
+    case.state = outcome.to_state
+    case.recorded = {**case.recorded, trigger: outcome.data}
+    if outcome.to_state != outcome.from_state:
+        case.state_entered_at = now
+        case.state_entered_version = case.version
+    if definition.states[outcome.to_state].final:
+        case.closed_at = now
+    case.updated_at = now
+    audit_service.record(
+        session=session,
+        case=case,
+        actor=actor,
+        kind="case.transitioned",
+        now=now,
+        trigger=trigger,
+        from_state=outcome.from_state,
+        to_state=outcome.to_state,
+        data=outcome.data,
+        comment=comment,
+        basis=definition.triggers[trigger].basis,
+    )
+    session.flush()
+    return outcome
