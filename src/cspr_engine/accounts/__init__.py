@@ -1,0 +1,1 @@
+"""Partnerships, users and API tokens, and the Actor a request acts as."""

@@ -1,0 +1,35 @@
+"""Table: audit events. Rows are only ever inserted; there is no update or delete path."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from cspr_engine.kit.tables import UTCDateTime, json_type
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # RESTRICT: a case with history cannot be deleted out from under its audit trail.
+    case_id: uuid.UUID = Field(foreign_key="cases.id", ondelete="RESTRICT")
+    seq: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=64)
+    actor_id: uuid.UUID | None = None
+    actor_roles: list[str] = Field(default_factory=list, sa_type=json_type())
+    actor_agency: str | None = Field(default=None, max_length=32)
+    workflow_version: int
+    trigger: str | None = Field(default=None, max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str | None = Field(default=None, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=json_type())
+    comment: str | None = Field(default=None, sa_type=Text)
+    basis: str | None = Field(default=None, sa_type=Text)
+    request_id: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,117 @@
+"""Queries on cases. Nothing here commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from cspr_engine.accounts.schemas import Actor
+from cspr_engine.cases.exceptions import ConcurrentUpdate, StaleVersion
+from cspr_engine.cases.models import Case, CaseReferenceCounter
+
+
+def visible(actor: Actor) -> SelectOfScalar[Case]:
+    """Cases the actor may see: those of its own partnership."""
+    return select(Case).where(col(Case.partnership_id) == actor.partnership_id)
+
+
+def get_visible(session: Session, actor: Actor, key: str) -> Case | None:
+    """By id, or by human reference (`TW-2026-0007`)."""
+    if actor.partnership_id is None or len(key) > 64:
+        return None
+    query = visible(actor)
+    try:
+        query = query.where(col(Case.id) == uuid.UUID(key))
+    except ValueError:
+        query = query.where(col(Case.reference) == key.upper())
+    return session.exec(query).first()
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    state: str | None = None
+    agency: str | None = None
+    q: str | None = None
+    workflow: str | None = None
+
+
+def list_visible(
+    session: Session,
+    actor: Actor,
+    filters: CaseFilters,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Case]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = visible(actor)
+    if filters.state:
+        query = query.where(col(Case.state) == filters.state)
+    if filters.agency:
+        query = query.where(col(Case.referring_agency) == filters.agency)
+    if filters.q:
+        query = query.where(col(Case.partner_reference) == filters.q)
+    if filters.workflow:
+        query = query.where(col(Case.workflow) == filters.workflow)
+    if after is not None:
+        query = query.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
+    query = query.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit)
+    return list(session.exec(query))
+
+
+def next_reference_number(session: Session, partnership_id: uuid.UUID, year: int) -> int:
+    """The next number in the partnership's series for `year`; safe under concurrency
+    because the counter row is updated (and so locked) before its value is read."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(CaseReferenceCounter)
+        .values(partnership_id=partnership_id, year=year, last=0)
+        .on_conflict_do_nothing()
+    )
+    number = session.execute(
+        update(CaseReferenceCounter)
+        .where(
+            col(CaseReferenceCounter.partnership_id) == partnership_id,
+            col(CaseReferenceCounter.year) == year,
+        )
+        .values(last=col(CaseReferenceCounter.last) + 1)
+        .returning(col(CaseReferenceCounter.last))
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return int(number)
+
+
+def claim_next_version(session: Session, case: Case, expected: int | None) -> int:
+    """Move `case` to its next version, or fail if someone else got there first.
+
+    The conditional UPDATE is the concurrency control: of two requests that read the same
+    version, the loser's UPDATE matches no row (PostgreSQL re-checks the WHERE after the
+    winner commits; SQLite refuses the stale writer outright).
+    """
+    if expected is not None and expected != case.version:
+        raise StaleVersion(
+            f"If-Match names version {expected}; the case is at version {case.version}.",
+            case_id=str(case.id),
+            current_version=case.version,
+        )
+    result = session.execute(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.version) == case.version)
+        .values(version=case.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        err = StaleVersion if expected is not None else ConcurrentUpdate
+        raise err(
+            "Another request changed the case first; fetch it and try again.", case_id=str(case.id)
+        )
+    case.version += 1
+    return case.version

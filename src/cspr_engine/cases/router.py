@@ -1,0 +1,317 @@
+"""HTTP for cases: open, read, list, fire triggers, read the audit timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from cspr_engine.accounts.dependencies import ActorDep
+from cspr_engine.accounts.schemas import Actor
+from cspr_engine.approvals import service as approvals_service
+from cspr_engine.approvals.exceptions import GateClosed, GateNotFound, NotAGateParty
+from cspr_engine.approvals.schemas import GateRead, VoteCreate
+from cspr_engine.audit import repository as audit_repository
+from cspr_engine.cases import repository as case_repository
+from cspr_engine.cases import service as case_service
+from cspr_engine.cases.dependencies import CaseDep
+from cspr_engine.cases.exceptions import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    CreateForbidden,
+    StaleVersion,
+)
+from cspr_engine.cases.models import Case
+from cspr_engine.cases.schemas import (
+    AuditEventRead,
+    CaseCreate,
+    CaseList,
+    CaseRead,
+    CaseSummary,
+    EventList,
+    TransitionRequest,
+    TriggerOption,
+)
+from cspr_engine.db import SessionDep
+from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, error_responses
+from cspr_engine.idempotency import service as idempotency
+from cspr_engine.kit.clock import ClockDep
+from cspr_engine.kit.http import etag, parse_if_match
+from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from cspr_engine.workflow import service as workflow_service
+from cspr_engine.workflow.exceptions import (
+    GuardRejected,
+    InvalidTransition,
+    TriggerForbidden,
+    UnknownTrigger,
+    WorkflowNotFound,
+)
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(description='Make the write conditional on the case version (ETag, e.g. "4").'),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(description="Retry-safe key: a replay with the same body returns the first response."),
+]
+
+
+def _case_response(
+    session: Session, case: Case, actor: Actor, status_code: int = 200, location: bool = False
+) -> tuple[dict[str, Any], dict[str, str]]:
+    body = case_service.present(session, case, actor).model_dump(mode="json")
+    headers = {"ETag": etag(case.version)}
+    if location:
+        headers["Location"] = f"/api/v1/cases/{case.id}"
+    return body, headers
+
+
+def _commit_once(session: Session, retry: Callable[[], JSONResponse | None]) -> JSONResponse | None:
+    """Commit; if a racing request with the same Idempotency-Key won, answer with its response."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        replayed = retry()
+        if replayed is not None:
+            return replayed
+        raise ConcurrentUpdate("Another request changed the case first; try again.") from exc
+    return None
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseRead,
+    summary="Open a case (a referral)",
+    responses=error_responses(
+        MalformedBody, CreateForbidden, WorkflowNotFound, PayloadTooLarge, ConcurrentUpdate
+    ),
+)
+def create_case(
+    payload: CaseCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    key = idempotency.check_key(idempotency_key)
+    body_hash = idempotency.request_hash(payload.model_dump(mode="json"))
+    scope = "POST /cases"
+
+    def replay() -> JSONResponse | None:
+        return idempotency.replay(session, actor=actor, scope=scope, key=key, body_hash=body_hash)
+
+    if (earlier := replay()) is not None:
+        return earlier
+    now = clock.now()
+    case = case_service.create_case(session=session, payload=payload, actor=actor, now=now)
+    body, headers = _case_response(session, case, actor, location=True)
+    idempotency.remember(
+        session,
+        actor=actor,
+        scope=scope,
+        key=key,
+        body_hash=body_hash,
+        status_code=201,
+        body=body,
+        headers=headers,
+        now=now,
+    )
+    if (winner := _commit_once(session, replay)) is not None:
+        return winner
+    return JSONResponse(body, status_code=201, headers=headers)
+
+
+@router.get(
+    "",
+    response_model=CaseList,
+    summary="List the cases you can see, newest first",
+    responses=error_responses(),
+)
+def list_cases(
+    session: SessionDep,
+    actor: ActorDep,
+    state: Annotated[
+        str | None, Query(max_length=64, description="Only cases in this state.")
+    ] = None,
+    agency: Annotated[
+        str | None, Query(max_length=32, description="Only cases referred by this agency.")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Partner reference, exact.")] = None,
+    workflow: Annotated[str | None, Query(max_length=64)] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> CaseList:
+    after = None
+    if cursor:
+        created, case_id = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(created), uuid.UUID(case_id))
+        except (TypeError, ValueError) as exc:
+            raise InvalidQuery("The cursor is not one this service issued.") from exc
+    filters = case_repository.CaseFilters(state=state, agency=agency, q=q, workflow=workflow)
+    rows = case_repository.list_visible(session, actor, filters, limit=limit + 1, after=after)
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor([page[-1].created_at.isoformat(), str(page[-1].id)])
+        if len(rows) > limit
+        else None
+    )
+    return CaseList(
+        items=[CaseSummary.model_validate(c, from_attributes=True) for c in page],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseRead,
+    summary="Read a case",
+    responses=error_responses(CaseNotFound),
+)
+def read_case(case: CaseDep, session: SessionDep, actor: ActorDep) -> JSONResponse:
+    body, headers = _case_response(session, case, actor)
+    return JSONResponse(body, headers=headers)
+
+
+@router.get(
+    "/{case_id}/transitions",
+    response_model=list[TriggerOption],
+    summary="The triggers you may fire now, with the data each takes",
+    responses=error_responses(CaseNotFound),
+)
+def list_transitions(case: CaseDep, actor: ActorDep) -> list[TriggerOption]:
+    return case_service.trigger_options(case, actor)
+
+
+@router.post(
+    "/{case_id}/transitions",
+    response_model=CaseRead,
+    summary="Fire a trigger on a case",
+    responses=error_responses(
+        MalformedBody,
+        CaseNotFound,
+        TriggerForbidden,
+        InvalidTransition,
+        GuardRejected,
+        ConcurrentUpdate,
+        StaleVersion,
+        PayloadTooLarge,
+        UnknownTrigger,
+    ),
+)
+def fire_transition(
+    request: TransitionRequest,
+    case: CaseDep,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    key = idempotency.check_key(idempotency_key)
+    expected = parse_if_match(if_match)
+    body_hash = idempotency.request_hash(request.model_dump(mode="json"))
+    scope = f"POST /cases/{case.id}/transitions"
+
+    def replay() -> JSONResponse | None:
+        return idempotency.replay(session, actor=actor, scope=scope, key=key, body_hash=body_hash)
+
+    if (earlier := replay()) is not None:
+        return earlier
+    now = clock.now()
+    workflow_service.fire(
+        session=session,
+        case=case,
+        trigger=request.trigger,
+        data=request.data,
+        comment=request.comment,
+        actor=actor,
+        now=now,
+        expected_version=expected,
+    )
+    body, headers = _case_response(session, case, actor)
+    idempotency.remember(
+        session,
+        actor=actor,
+        scope=scope,
+        key=key,
+        body_hash=body_hash,
+        status_code=200,
+        body=body,
+        headers=headers,
+        now=now,
+    )
+    if (winner := _commit_once(session, replay)) is not None:
+        return winner
+    return JSONResponse(body, headers=headers)
+
+
+@router.post(
+    "/{case_id}/approvals/{gate}",
+    response_model=GateRead,
+    summary="Cast (or change) your decision on an approval gate",
+    responses=error_responses(
+        MalformedBody,
+        CaseNotFound,
+        GateNotFound,
+        GateClosed,
+        NotAGateParty,
+        StaleVersion,
+        ConcurrentUpdate,
+    ),
+)
+def cast_vote(
+    gate: Annotated[str, Path(max_length=64, description="The gate's name.")],
+    vote: VoteCreate,
+    case: CaseDep,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    result = approvals_service.cast_vote(
+        session=session,
+        case=case,
+        definition=workflow_service.definition_for(case),
+        gate_name=gate,
+        vote=vote,
+        actor=actor,
+        now=clock.now(),
+        expected_version=parse_if_match(if_match),
+    )
+    body = result.model_dump(mode="json")
+    session.commit()
+    return JSONResponse(body, headers={"ETag": etag(case.version)})
+
+
+@router.get(
+    "/{case_id}/events",
+    response_model=EventList,
+    summary="The case's audit timeline, oldest first",
+    responses=error_responses(CaseNotFound),
+)
+def list_events(
+    case: CaseDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> EventList:
+    after = 0
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        if not isinstance(after, int) or after < 0:
+            raise InvalidQuery("The cursor is not one this service issued.")
+    rows = audit_repository.events_for_case(session, case.id, after_seq=after, limit=limit + 1)
+    page = rows[:limit]
+    return EventList(
+        items=[AuditEventRead.model_validate(e, from_attributes=True) for e in page],
+        next_cursor=encode_cursor([page[-1].seq]) if len(rows) > limit else None,
+    )

@@ -1,0 +1,207 @@
+"""The `cspr-engine` command: serve, migrate, admin tasks, OpenAPI export, workflow checks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from cspr_engine.config import get_settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "cspr_engine.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from cspr_engine.migrations import upgrade_head
+
+    upgrade_head()
+    print("database migrated to the latest schema")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from cspr_engine.api.openapi import SPEC_PATH, render
+    from cspr_engine.main import create_app
+
+    text = render(create_app())
+    if args.check:
+        if not SPEC_PATH.exists() or SPEC_PATH.read_text(encoding="utf-8") != text:
+            print(f"{SPEC_PATH.name} is out of date: run `make openapi`", file=sys.stderr)
+            return 1
+        print(f"{SPEC_PATH.name} is up to date")
+        return 0
+    SPEC_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SPEC_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {SPEC_PATH.relative_to(SPEC_PATH.parents[1])}")
+    return 0
+
+
+def cmd_check_workflows(_args: argparse.Namespace) -> int:
+    from cspr_engine.workflow.definitions import WorkflowFileError, load_definitions
+
+    try:
+        found = load_definitions(get_settings().workflows_dir)
+    except WorkflowFileError as exc:
+        print(f"invalid workflow: {exc}", file=sys.stderr)
+        return 1
+    for (name, version), d in sorted(found.items()):
+        print(
+            f"{name} v{version}: {len(d.states)} states, {len(d.triggers)} triggers, "
+            f"{len(d.gates)} gates, {len(d.clocks)} clocks"
+        )
+    return 0
+
+
+def _session() -> Session:
+    from cspr_engine.db import get_engine
+
+    return Session(get_engine())
+
+
+def cmd_create_partnership(args: argparse.Namespace) -> int:
+    from cspr_engine.accounts import service
+
+    with _session() as session:
+        p = service.create_partnership(session=session, code=args.code, name=args.name, now=_now())
+        session.commit()
+        print(p.id)
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from cspr_engine.accounts import service
+    from cspr_engine.accounts.models import Partnership
+
+    with _session() as session:
+        partnership = session.exec(
+            select(Partnership).where(col(Partnership.code) == args.partnership.upper())
+        ).first()
+        if partnership is None:
+            print(f"no partnership {args.partnership}", file=sys.stderr)
+            return 1
+        user = service.create_user(
+            session=session,
+            email=args.email,
+            display_name=args.name,
+            partnership=partnership,
+            roles=[r.strip() for r in args.roles.split(",") if r.strip()],
+            agency=args.agency,
+            now=_now(),
+        )
+        session.commit()
+        print(user.id)
+    return 0
+
+
+def cmd_create_token(args: argparse.Namespace) -> int:
+    from cspr_engine.accounts import service
+    from cspr_engine.accounts.models import User
+
+    with _session() as session:
+        email = args.email.strip().lower()
+        user = session.exec(select(User).where(col(User.email) == email)).first()
+        if user is None:
+            print(f"no user {args.email}", file=sys.stderr)
+            return 1
+        now = _now()
+        expires = now + timedelta(days=args.days) if args.days else None
+        _, secret = service.create_token(
+            session=session, user=user, name=args.name, now=now, expires_at=expires
+        )
+        session.commit()
+    # Only the secret on stdout, so `TOKEN=$(cspr-engine admin create-token ...)` works.
+    print(secret)
+    return 0
+
+
+def cmd_seed_demo(_args: argparse.Namespace) -> int:
+    from cspr_engine.accounts.demo import DEMO_USERS, seed_demo
+
+    settings = get_settings()
+    if settings.environment.value == "production":
+        print("refusing to seed demo accounts in production", file=sys.stderr)
+        return 1
+    with _session() as session:
+        created = seed_demo(session=session, now=_now())
+        session.commit()
+    print("Demo partnership DEMO: " + ("created" if created else "already present"))
+    print("Users (get a token with: .venv/bin/cspr-engine admin create-token EMAIL):")
+    for email, _name, roles, agency in DEMO_USERS:
+        print(f"  {email:<34} {','.join(roles)}{' (' + agency + ')' if agency else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cspr-engine", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        func=cmd_migrate
+    )
+    openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    openapi.set_defaults(func=cmd_openapi)
+    sub.add_parser("check-workflows", help="load and check every workflow file").set_defaults(
+        func=cmd_check_workflows
+    )
+
+    admin = sub.add_parser("admin", help="accounts").add_subparsers(dest="admin", required=True)
+    p = admin.add_parser("create-partnership", help="a partnership (tenant)")
+    p.add_argument("code")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_create_partnership)
+    u = admin.add_parser("create-user", help="a user of a partnership")
+    u.add_argument("--email", required=True)
+    u.add_argument("--name", required=True)
+    u.add_argument("--partnership", required=True, help="partnership code")
+    u.add_argument("--roles", required=True, help="comma-separated, e.g. dsp or panel_chair")
+    u.add_argument("--agency")
+    u.set_defaults(func=cmd_create_user)
+    t = admin.add_parser("create-token", help="an API token; prints the secret once")
+    t.add_argument("email")
+    t.add_argument("--name", default="cli")
+    t.add_argument("--days", type=int, default=90, help="expiry in days (0: never)")
+    t.set_defaults(func=cmd_create_token)
+    admin.add_parser(
+        "seed-demo", help="a demo partnership and users (not in production)"
+    ).set_defaults(func=cmd_seed_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from cspr_engine.errors import CsprError
+
+    try:
+        return int(args.func(args))
+    except CsprError as exc:
+        print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Idempotency-Key: a retried create or transition returns the first response."""

@@ -1,0 +1,86 @@
+"""create_app(): routers, problem handlers, middleware, and what happens at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from cspr_engine import __version__
+from cspr_engine.accounts import service as accounts_service
+from cspr_engine.api.openapi import operation_id
+from cspr_engine.api.router import api_router
+from cspr_engine.cases.exceptions import ConcurrentUpdate
+from cspr_engine.config import Settings, get_settings
+from cspr_engine.db import get_engine, is_write_conflict
+from cspr_engine.errors import CsprError, ServiceUnavailable, install_handlers, problem_response
+from cspr_engine.health.router import router as health_router
+from cspr_engine.kit.clock import SystemClock
+from cspr_engine.kit.limits import BodyLimitMiddleware
+from cspr_engine.kit.requestid import RequestIdMiddleware
+from cspr_engine.workflow import service as workflow_service
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Statutory workflow engine for serious child safeguarding incidents in England: notification
+to the Child Safeguarding Practice Review Panel, the rapid review and the safeguarding
+partners' joint decision, local child safeguarding practice reviews, publication and the
+monitoring of improvement actions. Every error is an RFC 9457 problem document.
+"""
+
+
+def _bootstrap(settings: Settings) -> None:
+    if not settings.bootstrap_admin_token:
+        return
+    with Session(get_engine()) as session:
+        created = accounts_service.ensure_bootstrap_admin(
+            session=session, secret=settings.bootstrap_admin_token, now=SystemClock().now()
+        )
+        session.commit()
+    if created is not None:
+        log.info("bootstrap platform admin created (user %s)", created.id)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _bootstrap(app.state.settings)
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Load every workflow file now: a bad file stops the service with its name and fault.
+    workflow_service.get_definitions()
+    app = FastAPI(
+        title="cspr_engine",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    install_handlers(app)
+
+    @app.exception_handler(OperationalError)
+    async def _database_conflict(request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite refuses a writer whose snapshot went stale; PostgreSQL may abort a
+        # serialisation loser. Either way another request changed the case first.
+        err: CsprError
+        if is_write_conflict(exc):
+            err = ConcurrentUpdate("Another request changed the case first; fetch it and retry.")
+        else:
+            log.error("database error %s on %s", type(exc.orig).__name__, request.url.path)
+            err = ServiceUnavailable("The database is not available; try again shortly.")
+        return problem_response(err.status, err.to_problem(request.url.path))
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    return app

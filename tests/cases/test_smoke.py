@@ -1,0 +1,10 @@
+from tests.factories import Api
+
+
+def test_create_and_notify(api: Api) -> None:
+    case = api.create_case()
+    assert case["reference"] == "TW-2026-0001"
+    assert case["state"] == "referred"
+    after = api.ok(case["id"], "notify_panel", {"notified_on": "2026-06-12"})
+    assert after["state"] == "rapid_review"
+    assert after["version"] == 2

@@ -1,0 +1,162 @@
+"""Test set-up: a real database (a SQLite file, or PostgreSQL when CSPR_TEST_DATABASE_URL names
+one), migrated once with Alembic, emptied after every test; the app in-process or on a real
+uvicorn server; a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from cspr_engine.config import get_settings
+from cspr_engine.db import build_engine, get_engine
+from cspr_engine.kit.clock import FixedClock, get_clock
+from cspr_engine.kit.tables import metadata
+from tests.factories import Api, Directory, make_directory
+
+# The suite's "now": Wednesday 17 June 2026, 10:00 in London.
+NOW = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
+
+
+def _postgres_database(base_url: str) -> Iterator[str]:
+    """A throwaway database on the server `base_url` points at."""
+    url = make_url(base_url).set(drivername="postgresql+psycopg")
+    name = f"cspr_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = build_engine(url.render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        get_engine().dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("CSPR_TEST_DATABASE_URL")
+    if base and base.startswith("postgres"):
+        yield from _postgres_database(base)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'cspr-test.db'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _configured(database_url: str) -> Iterator[None]:
+    from cspr_engine.deadlines.calendar import get_calendar
+    from cspr_engine.migrations import upgrade_head
+    from cspr_engine.workflow.service import get_definitions
+
+    saved = {k: os.environ.get(k) for k in ("CSPR_DATABASE_URL", "CSPR_ENVIRONMENT")}
+    os.environ["CSPR_DATABASE_URL"] = database_url
+    os.environ["CSPR_ENVIRONMENT"] = "test"
+    for cached in (get_settings, get_engine, get_definitions, get_calendar):
+        cached.cache_clear()
+    upgrade_head(quiet=True)
+    yield
+    get_engine().dispose()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables() -> Iterator[None]:
+    yield
+    with get_engine().begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return get_engine().dialect.name == "postgresql"
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def app(clock: FixedClock) -> FastAPI:
+    from cspr_engine.main import create_app
+
+    application = create_app()
+    application.dependency_overrides[get_clock] = lambda: clock
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def directory() -> Directory:
+    """Two partnerships (TW and OT) with a user and token for every role."""
+    return make_directory(NOW)
+
+
+@pytest.fixture
+def api(client: TestClient, directory: Directory) -> Api:
+    return Api(client, directory)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app on a real uvicorn server on 127.0.0.1, for tests that need real concurrency."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get("CSPR_TEST_DATABASE_URL")
+    return f"database: {'PostgreSQL' if url and url.startswith('postgres') else 'SQLite file'}"
+
+
+ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,163 @@
+"""`create_*` helpers and a small API client that signs requests as a chosen role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from cspr_engine.accounts import service as accounts_service
+from cspr_engine.accounts.models import Partnership
+from cspr_engine.db import get_engine
+
+# (key, roles, agency): one user each in every test partnership.
+PEOPLE: list[tuple[str, list[str], str | None]] = [
+    ("chair", ["panel_chair"], None),
+    ("business", ["business_unit"], None),
+    ("dsp_la", ["dsp"], "local_authority"),
+    ("dsp_police", ["dsp"], "police"),
+    ("dsp_health", ["dsp"], "health"),
+    ("lsp_la", ["lsp"], "local_authority"),
+    ("referrer", ["referrer"], "police"),
+    ("referrer_education", ["referrer"], "education"),
+    ("scrutineer", ["scrutineer"], None),
+    ("qpd", ["qpd"], None),
+    ("admin", ["admin"], None),
+    # Holds every case role: fires any trigger, so tests of state rules are not role tests.
+    ("superuser", ["panel_chair", "business_unit", "dsp", "referrer"], "local_authority"),
+]
+
+
+@dataclass
+class Directory:
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # partnership -> key -> token
+    user_ids: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def token(self, who: str, partnership: str = "TW") -> str:
+        return self.tokens[partnership][who]
+
+
+def create_partnership(session: Session, code: str, now: datetime) -> Partnership:
+    return accounts_service.create_partnership(
+        session=session, code=code, name=f"{code} Safeguarding Children Partnership", now=now
+    )
+
+
+def make_directory(now: datetime) -> Directory:
+    directory = Directory()
+    with Session(get_engine()) as session:
+        for code in ("TW", "OT"):
+            partnership = create_partnership(session, code, now)
+            directory.tokens[code] = {}
+            directory.user_ids[code] = {}
+            for key, roles, agency in PEOPLE:
+                user = accounts_service.create_user(
+                    session=session,
+                    email=f"{key}@{code.lower()}.example",
+                    display_name=key,
+                    partnership=partnership,
+                    roles=roles,
+                    agency=agency,
+                    now=now,
+                )
+                _, secret = accounts_service.create_token(
+                    session=session, user=user, name="tests", now=now
+                )
+                directory.tokens[code][key] = secret
+                directory.user_ids[code][key] = str(user.id)
+        session.commit()
+    return directory
+
+
+def referral(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "became_aware_on": "2026-06-10",
+        "referring_agency": "police",
+        "partner_reference": "POL-2026-118",
+        "incident": {
+            "occurred_on": "2026-06-08",
+            "outcome": "serious_harm",
+            "abuse_or_neglect": "suspected",
+            "categories": ["physical_abuse"],
+        },
+        "child": {"age_years": 2, "sex": "female", "legal_status": "cp_plan"},
+        "summary": "Infant admitted with unexplained fractures.",
+    }
+    body.update(overrides)
+    return body
+
+
+class Api:
+    """Calls the API as a named person of a partnership."""
+
+    def __init__(self, client: TestClient | httpx.Client, directory: Directory) -> None:
+        self.client = client
+        self.directory = directory
+
+    def headers(self, who: str, partnership: str = "TW", **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.directory.token(who, partnership)}", **extra}
+
+    def create_case(
+        self, who: str = "chair", partnership: str = "TW", **overrides: Any
+    ) -> dict[str, Any]:
+        response = self.client.post(
+            "/api/v1/cases", json=referral(**overrides), headers=self.headers(who, partnership)
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def fire(
+        self,
+        case_id: str,
+        trigger: str,
+        data: dict[str, Any] | None = None,
+        who: str = "superuser",
+        partnership: str = "TW",
+        **headers: str,
+    ) -> httpx.Response:
+        return self.client.post(
+            f"/api/v1/cases/{case_id}/transitions",
+            json={"trigger": trigger, "data": data or {}},
+            headers=self.headers(who, partnership, **headers),
+        )
+
+    def ok(
+        self, case_id: str, trigger: str, data: dict[str, Any] | None = None, who: str = "superuser"
+    ) -> dict[str, Any]:
+        response = self.fire(case_id, trigger, data, who=who)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def vote(
+        self,
+        case_id: str,
+        who: str,
+        decision: str = "agree",
+        gate: str = "dsp_joint_decision",
+        **body: Any,
+    ) -> httpx.Response:
+        return self.client.post(
+            f"/api/v1/cases/{case_id}/approvals/{gate}",
+            json={"decision": decision, "rationale": f"{who} rationale", **body},
+            headers=self.headers(who),
+        )
+
+    def get_case(self, case_id: str, who: str = "superuser") -> dict[str, Any]:
+        response = self.client.get(f"/api/v1/cases/{case_id}", headers=self.headers(who))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def events(self, case_id: str, who: str = "superuser") -> list[dict[str, Any]]:
+        response = self.client.get(
+            f"/api/v1/cases/{case_id}/events?limit=500", headers=self.headers(who)
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+
+def days_ago(today: date, n: int) -> str:
+    return (today - timedelta(days=n)).isoformat()
