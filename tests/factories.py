@@ -161,3 +161,34 @@ class Api:
 
 def days_ago(today: date, n: int) -> str:
     return (today - timedelta(days=n)).isoformat()
+
+
+def snapshot(case_id: str) -> dict[str, Any]:
+    """Everything stored about a case, read straight from the database, to prove that a
+    refused request changed nothing."""
+    from sqlalchemy import text
+
+    with get_engine().connect() as conn:
+        case = conn.execute(
+            text("SELECT * FROM cases WHERE CAST(id AS TEXT) = :id OR reference = :id"),
+            {"id": case_id.replace("-", "") if get_engine().dialect.name == "sqlite" else case_id},
+        ).mappings().first()
+        assert case is not None, f"case {case_id} not in the database"
+        events = conn.execute(
+            text("SELECT * FROM audit_events WHERE case_id = :cid ORDER BY seq"),
+            {"cid": case["id"]},
+        ).mappings().all()
+        votes = conn.execute(
+            text("SELECT * FROM approval_votes WHERE case_id = :cid ORDER BY seq"),
+            {"cid": case["id"]},
+        ).mappings().all()
+        counts = {
+            table: conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+            for table in ("cases", "audit_events", "approval_votes", "idempotency_keys")
+        }
+    return {
+        "case": dict(case),
+        "events": [dict(e) for e in events],
+        "votes": [dict(v) for v in votes],
+        "counts": counts,
+    }

@@ -210,9 +210,21 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         raw = list(exc.errors())
+        whole_body = [e for e in raw if tuple(e.get("loc", ())) == ("body",)]
+        content_type = request.headers.get("content-type", "")
         err: CsprError
         if any(e.get("type") == "json_invalid" for e in raw):
             err = MalformedBody("The body could not be parsed as JSON.")
+        elif whole_body and "json" not in content_type:
+            err = UnsupportedMediaType(
+                "Send the body as a JSON object with `Content-Type: application/json`."
+            )
+        elif whole_body and whole_body[0].get("type") == "missing":
+            err = MalformedBody("This request needs a JSON object as its body.")
+        elif whole_body:
+            err = InvalidData(
+                [FieldError(loc="body", message="must be a JSON object", type="object")]
+            )
         else:
             err = InvalidData(pydantic_errors(raw))
         return problem_response(err.status, err.to_problem(request.url.path))

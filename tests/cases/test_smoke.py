@@ -1,10 +1,14 @@
-from tests.factories import Api
+from tests.factories import Api, snapshot
 
 
 def test_create_and_notify(api: Api) -> None:
     case = api.create_case()
     assert case["reference"] == "TW-2026-0001"
     assert case["state"] == "referred"
+    before = snapshot(case["id"])
     after = api.ok(case["id"], "notify_panel", {"notified_on": "2026-06-12"})
     assert after["state"] == "rapid_review"
     assert after["version"] == 2
+    later = snapshot(case["id"])
+    assert later["case"]["state"] == "rapid_review"
+    assert len(later["events"]) == len(before["events"]) + 1

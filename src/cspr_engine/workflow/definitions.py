@@ -483,6 +483,8 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
         for g in t.guards:
             if g.name not in GUARDS:
                 faults.append(f"unknown guard {g.name!r} in {where}")
+                continue
+            faults.extend(_guard_param_faults(d, t, g, where))
         for b in t.branches:
             for field_name, value in b.when.items():
                 fd = t.fields.get(field_name)
@@ -548,6 +550,35 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
     if faults:
         return faults
     return _reachability_faults(d)
+
+
+def _guard_param_faults(d: WorkflowDefinition, t: TriggerDef, g: GuardUse, where: str) -> list[str]:
+    from cspr_engine.workflow.registry import GUARD_PARAMS
+
+    needed = GUARD_PARAMS[g.name]
+    faults = [
+        f"guard {g.name} in {where} needs parameter {p!r}" for p in sorted(needed - set(g.params))
+    ]
+    faults += [
+        f"guard {g.name} in {where} has unknown parameter {p!r}"
+        for p in sorted(set(g.params) - needed)
+    ]
+    gate = g.params.get("gate")
+    if gate is not None and gate not in d.gates:
+        faults.append(f"guard {g.name} in {where} names unknown gate {gate!r}")
+    for key in ("from", "to"):
+        ref = g.params.get(key)
+        if ref is None:
+            continue
+        source, _, name = str(ref).rpartition(".")
+        fields = (
+            d.triggers[source].fields if source in d.triggers else t.fields if not source else None
+        )
+        if fields is None:
+            faults.append(f"guard {g.name} in {where}: unknown trigger {source!r} in {ref!r}")
+        elif name not in fields:
+            faults.append(f"guard {g.name} in {where}: unknown field {ref!r}")
+    return faults
 
 
 def _reachability_faults(d: WorkflowDefinition) -> list[str]:

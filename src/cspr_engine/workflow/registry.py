@@ -104,6 +104,13 @@ def improvement_actions_done(ctx: GuardContext) -> Refusal | None:
     )
 
 
+# The parameters each guard needs from the workflow file (checked when the file is loaded).
+GUARD_PARAMS: dict[str, frozenset[str]] = {
+    "gate_agreed": frozenset({"gate"}),
+    "working_days_between": frozenset({"from", "to", "at_least"}),
+    "improvement_actions_done": frozenset(),
+}
+
 GUARDS: dict[str, Guard] = {
     "gate_agreed": gate_agreed,
     "working_days_between": working_days_between,
