@@ -169,19 +169,35 @@ def snapshot(case_id: str) -> dict[str, Any]:
     from sqlalchemy import text
 
     with get_engine().connect() as conn:
-        case = conn.execute(
-            text("SELECT * FROM cases WHERE CAST(id AS TEXT) = :id OR reference = :id"),
-            {"id": case_id.replace("-", "") if get_engine().dialect.name == "sqlite" else case_id},
-        ).mappings().first()
+        case = (
+            conn.execute(
+                text("SELECT * FROM cases WHERE CAST(id AS TEXT) = :id OR reference = :id"),
+                {
+                    "id": case_id.replace("-", "")
+                    if get_engine().dialect.name == "sqlite"
+                    else case_id
+                },
+            )
+            .mappings()
+            .first()
+        )
         assert case is not None, f"case {case_id} not in the database"
-        events = conn.execute(
-            text("SELECT * FROM audit_events WHERE case_id = :cid ORDER BY seq"),
-            {"cid": case["id"]},
-        ).mappings().all()
-        votes = conn.execute(
-            text("SELECT * FROM approval_votes WHERE case_id = :cid ORDER BY seq"),
-            {"cid": case["id"]},
-        ).mappings().all()
+        events = (
+            conn.execute(
+                text("SELECT * FROM audit_events WHERE case_id = :cid ORDER BY seq"),
+                {"cid": case["id"]},
+            )
+            .mappings()
+            .all()
+        )
+        votes = (
+            conn.execute(
+                text("SELECT * FROM approval_votes WHERE case_id = :cid ORDER BY seq"),
+                {"cid": case["id"]},
+            )
+            .mappings()
+            .all()
+        )
         counts = {
             table: conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
             for table in ("cases", "audit_events", "approval_votes", "idempotency_keys")
@@ -192,3 +208,26 @@ def snapshot(case_id: str) -> dict[str, Any]:
         "votes": [dict(v) for v in votes],
         "counts": counts,
     }
+
+
+def assert_problem(
+    response: httpx.Response, status: int, type_: str | None = None
+) -> dict[str, Any]:
+    """`response` is an RFC 9457 problem with `status` (and `type_` if given); returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert isinstance(body, dict), body
+    for member in ("type", "title", "status", "detail", "instance"):
+        assert member in body, f"problem without {member!r}: {body}"
+    assert body["status"] == status, body
+    assert isinstance(body["title"], str), body
+    assert body["title"], body
+    assert isinstance(body["detail"], str), body
+    assert body["detail"], body
+    assert body["instance"] == response.request.url.path, body
+    if type_ is not None:
+        assert body["type"] == type_, body
+    assert "Traceback" not in response.text, "stack trace leaked"
+    assert 'File "' not in response.text, "stack trace leaked"
+    return dict(body)

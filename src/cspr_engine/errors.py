@@ -180,7 +180,9 @@ def error_responses(*errors: type[CsprError]) -> dict[int | str, dict[str, Any]]
         status: {
             "model": Problem,
             "description": "; ".join(dict.fromkeys(titles)),
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            # `model` registers Problem (FastAPI files it under the route's own media type);
+            # the media type these errors are actually sent as needs the schema too.
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status, titles in sorted(by_status.items())
     }
@@ -210,7 +212,13 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         raw = list(exc.errors())
-        whole_body = [e for e in raw if tuple(e.get("loc", ())) == ("body",)]
+        # The body as a whole is missing or not an object; a model-level rule that the body
+        # breaks (a `value_error`, e.g. a child's identifier) is a field error like any other.
+        whole_body = [
+            e
+            for e in raw
+            if tuple(e.get("loc", ())) == ("body",) and e.get("type") != "value_error"
+        ]
         content_type = request.headers.get("content-type", "")
         err: CsprError
         if any(e.get("type") == "json_invalid" for e in raw):
@@ -235,6 +243,9 @@ def install_handlers(app: FastAPI) -> None:
         err: CsprError
         if exc.status_code == 404:
             err = RouteNotFound(f"There is no endpoint at {request.url.path}.")
+        elif exc.status_code == 400:
+            # FastAPI's own refusal of a body it cannot parse (e.g. JSON nested too deep).
+            err = MalformedBody("The body could not be parsed as JSON.")
         elif exc.status_code == 405:
             err = MethodNotAllowed(f"{request.method} is not allowed here.")
         else:

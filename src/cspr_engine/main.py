@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlmodel import Session
 
 from cspr_engine import __version__
@@ -18,7 +18,13 @@ from cspr_engine.api.router import api_router
 from cspr_engine.cases.exceptions import ConcurrentUpdate
 from cspr_engine.config import Settings, get_settings
 from cspr_engine.db import get_engine, is_write_conflict
-from cspr_engine.errors import CsprError, ServiceUnavailable, install_handlers, problem_response
+from cspr_engine.errors import (
+    CsprError,
+    ServiceUnavailable,
+    Unprocessable,
+    install_handlers,
+    problem_response,
+)
 from cspr_engine.health.router import router as health_router
 from cspr_engine.kit.clock import SystemClock
 from cspr_engine.kit.limits import BodyLimitMiddleware
@@ -77,6 +83,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             log.error("database error %s on %s", type(exc.orig).__name__, request.url.path)
             err = ServiceUnavailable("The database is not available; try again shortly.")
+        return problem_response(err.status, err.to_problem(request.url.path))
+
+    @app.exception_handler(DataError)
+    async def _unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (PostgreSQL: a NUL character in a query parameter, a
+        # number out of range): the request is at fault, and no input may yield a 500.
+        log.info("database refused a value (%s) on %s", type(exc.orig).__name__, request.url.path)
+        err = Unprocessable(
+            "A value in the request cannot be stored or searched for "
+            "(for example a NUL character, or a number out of range)."
+        )
         return problem_response(err.status, err.to_problem(request.url.path))
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -14,10 +14,8 @@ from cspr_engine.db import SessionDep
 
 CaseKey = Annotated[
     str,
-    Path(
-        description="The case's id (UUID) or its reference (e.g. TW-2026-0007).",
-        max_length=200,
-    ),
+    # No max_length: an over-long key names no case, so it is a 404 like any other unknown key.
+    Path(description="The case's id (UUID) or its reference (e.g. TW-2026-0007)."),
 ]
 
 

@@ -24,7 +24,7 @@ def visible(actor: Actor) -> SelectOfScalar[Case]:
 
 def get_visible(session: Session, actor: Actor, key: str) -> Case | None:
     """By id, or by human reference (`TW-2026-0007`)."""
-    if actor.partnership_id is None or len(key) > 64:
+    if actor.partnership_id is None or len(key) > 64 or "\x00" in key:
         return None
     query = visible(actor)
     try:

@@ -230,16 +230,24 @@ def fire_transition(
     if (earlier := replay()) is not None:
         return earlier
     now = clock.now()
-    workflow_service.fire(
-        session=session,
-        case=case,
-        trigger=request.trigger,
-        data=request.data,
-        comment=request.comment,
-        actor=actor,
-        now=now,
-        expected_version=expected,
-    )
+    try:
+        workflow_service.fire(
+            session=session,
+            case=case,
+            trigger=request.trigger,
+            data=request.data,
+            comment=request.comment,
+            actor=actor,
+            now=now,
+            expected_version=expected,
+        )
+    except (ConcurrentUpdate, StaleVersion):
+        # Lost the race for the case's next version (PostgreSQL: both read the same version):
+        # if the winner was this request's own twin (same Idempotency-Key), answer as it did.
+        session.rollback()
+        if (winner := replay()) is not None:
+            return winner
+        raise
     body, headers = _case_response(session, case, actor)
     idempotency.remember(
         session,
@@ -307,7 +315,9 @@ def list_events(
     after = 0
     if cursor:
         (after,) = decode_cursor(cursor, 1)
-        if not isinstance(after, int) or after < 0:
+        # seq is an INTEGER column: a larger number cannot be bound (SQLite overflows, PostgreSQL
+        # refuses it), so it is no cursor this service issued.
+        if not isinstance(after, int) or not 0 <= after < 2**31:
             raise InvalidQuery("The cursor is not one this service issued.")
     rows = audit_repository.events_for_case(session, case.id, after_seq=after, limit=limit + 1)
     page = rows[:limit]
