@@ -258,11 +258,15 @@ def install_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The one place a 500 may come from: log the class only, never the message (it may
         # quote case content), and answer with a problem that carries the request id.
+        request_id = getattr(request.state, "request_id", None)
         log.error(
-            "unhandled error %s on %s %s",
+            "unhandled error %s on %s %s (request %s)",
             type(exc).__name__,
             request.method,
             request.url.path,
-            extra={"request_id": current_request_id()},
+            request_id,
         )
-        return problem_response(500, CsprError().to_problem(request.url.path))
+        body = CsprError().to_problem(request.url.path)
+        body["request_id"] = request_id
+        headers = {"x-request-id": request_id} if request_id else None
+        return problem_response(500, body, headers)

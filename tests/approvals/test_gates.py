@@ -399,9 +399,11 @@ def test_the_advisory_notification_gate_records_votes_but_blocks_nothing(
         for e in api.events(case_id)
         if e["kind"].startswith("approval.")
     ]
+    # The advisory gate names no one to escalate to: a disagreement is a recorded view, not a
+    # dispute for the LSPs.
     assert trail == [
         ("approval.voted", users["dsp_la"], "notification_decision"),
-        ("approval.disputed", users["dsp_police"], "notification_decision"),
+        ("approval.voted", users["dsp_police"], "notification_decision"),
     ]
     # The DSP gate was untouched by the advisory votes.
     assert after["approvals"][GATE]["votes"] == []
@@ -412,3 +414,19 @@ def test_the_advisory_gate_is_no_bar_with_no_votes_at_all(api: Api) -> None:
     after = api.ok(case_id, "notify_panel", {"notified_on": "2026-06-12"}, who="dsp_la")
     assert after["state"] == "rapid_review"
     assert after["approvals"]["notification_decision"]["status"] == "not_open"
+
+
+def test_a_decision_cannot_predate_the_awareness_of_the_incident(api: Api) -> None:
+    case_id = in_dsp_decision(api)
+    became_aware_on = api.get_case(case_id)["became_aware_on"]
+    before = snapshot(case_id)
+    response = api.vote(case_id, "dsp_la", "agree", decided_on="1990-01-01")
+    body = problem(response, 422, "invalid-data")
+    assert body["errors"] == [
+        {
+            "loc": "decided_on",
+            "message": f"cannot be before became_aware_on ({became_aware_on})",
+            "type": "date_order",
+        }
+    ]
+    assert snapshot(case_id) == before

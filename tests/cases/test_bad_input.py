@@ -437,7 +437,11 @@ def test_scope_to_before_scope_from_names_the_rule(api: Api) -> None:
     data = {**COMMISSION, "scope_from": "2026-01-01", "scope_to": "2025-12-31"}
     problem = assert_problem(api.fire(case_id, "commission_lcspr", data), 422, INVALID)
     assert problem["errors"] == [
-        {"loc": "data.scope_to", "message": "cannot be before scope_from", "type": "date_order"}
+        {
+            "loc": "data.scope_to",
+            "message": "cannot be before scope_from (2026-01-01)",
+            "type": "date_order",
+        }
     ]
     assert snapshot(case_id) == before
 
@@ -765,3 +769,25 @@ def test_json_too_deep_to_parse_is_400(api: Api, baseline: str, target: str) -> 
         path, content=nested.encode(), headers=api.headers("chair", **JSON_HEADERS)
     )
     assert_problem(response, 400, "/problems/malformed-body")
+
+
+def test_an_event_cannot_precede_the_awareness_of_the_incident(api: Api) -> None:
+    case_id = api.create_case(became_aware_on="2026-06-10")["id"]
+    before = snapshot(case_id)
+    response = api.fire(case_id, "notify_panel", {"notified_on": "2026-06-09"})
+    problem = assert_problem(response, 422, INVALID)
+    assert problem["errors"] == [
+        {
+            "loc": "data.notified_on",
+            "message": "cannot be before became_aware_on (2026-06-10)",
+            "type": "date_order",
+        }
+    ]
+    assert snapshot(case_id) == before
+    # The same day is fine: notified the day the local authority became aware.
+    assert api.fire(case_id, "notify_panel", {"notified_on": "2026-06-10"}).status_code == 200
+
+
+def test_an_unknown_trigger_is_not_echoed_back(api: Api, baseline: str) -> None:
+    problem = assert_problem(api.fire(baseline, "Jane Smith", {}), 422, "/problems/unknown-trigger")
+    assert "Jane Smith" not in json.dumps(problem)

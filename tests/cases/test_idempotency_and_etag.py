@@ -418,7 +418,6 @@ def test_list_is_newest_first_and_only_the_callers_partnership(
         ("state=rapid_review", [4, 2]),
         ("state=closed", [5]),
         ("state=dsp_decision", []),
-        ("state=no_such_state", []),
         ("agency=police", [5, 3, 1]),
         ("agency=education", [2]),
         ("agency=coroner", []),
@@ -438,6 +437,23 @@ def test_list_filters(
     page = listing(api, query)
     assert references(page) == [f"TW-2026-{n:04d}" for n in expected]
     assert page["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("state=no_such_state", "state"),
+        ("agency=fire_service", "agency"),
+        ("workflow=sar", "workflow"),
+    ],
+)
+def test_a_filter_on_a_value_that_cannot_exist_is_422(
+    api: Api, five_cases: list[dict[str, Any]], query: str, parameter: str
+) -> None:
+    response = api.client.get(f"/api/v1/cases?{query}", headers=api.headers("chair"))
+    problem = assert_problem(response, 422, "/problems/invalid-query")
+    assert problem["parameter"] == parameter
+    assert problem["detail"].startswith(f"{parameter} must be one of: ")
 
 
 def test_another_partnerships_cases_never_appear(
@@ -548,3 +564,25 @@ def test_a_reference_is_looked_up_in_the_callers_partnership(api: Api) -> None:
     assert_problem(missing, 404, "/problems/case-not-found")
     found = api.client.get(f"{CASES}/OT-2026-0001", headers=api.headers("chair", "OT"))
     assert found.json()["id"] == ot["id"]
+
+
+def test_if_match_is_judged_before_the_state(api: Api) -> None:
+    # RFC 9110 §13.2.2: a failed precondition is the answer even when the trigger itself would
+    # also be refused in the case's new state.
+    case_id = api.create_case()["id"]
+    api.ok(case_id, "notify_panel", NOTIFY)
+    before = snapshot(case_id)
+    response = api.fire(case_id, "decide_not_notifiable", {}, **{"If-Match": '"1"'})
+    problem = assert_problem(response, 412, "/problems/stale-version")
+    assert problem["current_version"] == 2
+    assert snapshot(case_id) == before
+
+
+def test_if_match_may_list_several_etags(api: Api) -> None:
+    case_id = api.create_case()["id"]
+    response = api.fire(case_id, "notify_panel", NOTIFY, **{"If-Match": '"7", W/"1"'})
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2
+    stale = api.fire(case_id, "complete_rapid_review", RAPID_REVIEW, **{"If-Match": '"1", "3"'})
+    problem = assert_problem(stale, 412, "/problems/stale-version")
+    assert problem["detail"] == "If-Match names versions 1, 3; the case is at version 2."

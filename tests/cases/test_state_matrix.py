@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.factories import PEOPLE, Api, snapshot
+from tests.factories import PEOPLE, Api, referral, snapshot
 
 WORKFLOW: dict[str, Any] = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "workflows" / "cspr.yaml").read_text(encoding="utf-8")
@@ -120,7 +120,13 @@ ROUTES = _routes()
 def drive_to(api: Api, state: str) -> str:
     """A new TW case in `state`, driven there as the superuser (the DSPs vote where a gate
     guards the way). Returns the case id."""
-    case = api.create_case(who="superuser")
+    # Aware early enough that the report can be sent and published 7 working days later, all
+    # before the suite's "now" (event dates may not precede became_aware_on).
+    case = api.create_case(
+        who="superuser",
+        became_aware_on="2026-05-01",
+        incident={**referral()["incident"], "occurred_on": "2026-04-29"},
+    )
     case_id = case["id"]
     for trigger, data in ROUTES[state]:
         for guard in TRIGGERS[trigger].get("guards", []):

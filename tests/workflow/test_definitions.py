@@ -460,3 +460,21 @@ def test_the_app_refuses_to_start_with_a_bad_workflow_file(bad_dir: Path) -> Non
     # Restored: the real definitions load again and the app starts.
     assert ("cspr", 1) in get_definitions()
     assert create_app() is not None
+
+
+def test_a_date_held_against_an_unknown_case_attribute(tmp_path: Path) -> None:
+    def mutate(raw: Raw) -> None:
+        raw["triggers"]["notify_panel"]["fields"]["notified_on"]["not_before"] = "case.born_on"
+
+    message = broken(tmp_path, mutate)
+    assert "unknown case date 'case.born_on'" in message
+
+
+def test_yes_is_not_a_boolean_setting(tmp_path: Path) -> None:
+    # `required: yes` would be a YAML 1.1 boolean elsewhere; here only true/false are.
+    def mutate(raw: Raw) -> None:
+        raw["triggers"]["notify_panel"]["fields"]["notified_on"]["required"] = "yes"
+
+    message = broken(tmp_path, mutate)
+    assert "triggers.notify_panel.fields.notified_on.required" in message
+    assert "boolean" in message

@@ -119,9 +119,10 @@ def cast_vote(
     vote: VoteCreate,
     actor: Actor,
     now: datetime,
-    expected_version: int | None,
+    expected_version: frozenset[int] | None,
 ) -> GateRead:
     """Record `actor`'s decision on an open gate; it replaces the party's earlier vote."""
+    case_repository.check_precondition(case, expected_version)
     gate = definition.gates.get(gate_name)
     if gate is None:
         raise GateNotFound(
@@ -155,6 +156,17 @@ def cast_vote(
                 type="future_date",
             )
         )
+    elif decided_on < case.became_aware_on:
+        # Nothing is decided before anyone knew of the incident; a date that early would also
+        # move the start of any clock counted from the gate's agreement date. (The round's
+        # opening is only known by when it was recorded, and decisions are often recorded late.)
+        errors.append(
+            FieldError(
+                loc="decided_on",
+                message=f"cannot be before became_aware_on ({case.became_aware_on})",
+                type="date_order",
+            )
+        )
     if errors:
         raise InvalidData(errors)
     case_repository.claim_next_version(session, case, expected_version)
@@ -174,7 +186,9 @@ def cast_vote(
             cast_at=now,
         )
     )
-    disputed = vote.decision != gate.agree
+    # A disagreement is a dispute only where the gate names whom it goes to (an advisory gate
+    # records views and escalates nothing).
+    disputed = vote.decision != gate.agree and bool(gate.escalate_disagreement_to)
     audit_service.record(
         session=session,
         case=case,

@@ -89,19 +89,26 @@ def next_reference_number(session: Session, partnership_id: uuid.UUID, year: int
     return int(number)
 
 
-def claim_next_version(session: Session, case: Case, expected: int | None) -> int:
+def check_precondition(case: Case, expected: frozenset[int] | None) -> None:
+    """If-Match is evaluated before anything else about the request (RFC 9110 §13.2.2)."""
+    if expected is not None and case.version not in expected:
+        named = ", ".join(str(v) for v in sorted(expected))
+        plural = "s" if len(expected) > 1 else ""
+        raise StaleVersion(
+            f"If-Match names version{plural} {named}; the case is at version {case.version}.",
+            case_id=str(case.id),
+            current_version=case.version,
+        )
+
+
+def claim_next_version(session: Session, case: Case, expected: frozenset[int] | None) -> int:
     """Move `case` to its next version, or fail if someone else got there first.
 
     The conditional UPDATE is the concurrency control: of two requests that read the same
     version, the loser's UPDATE matches no row (PostgreSQL re-checks the WHERE after the
     winner commits; SQLite refuses the stale writer outright).
     """
-    if expected is not None and expected != case.version:
-        raise StaleVersion(
-            f"If-Match names version {expected}; the case is at version {case.version}.",
-            case_id=str(case.id),
-            current_version=case.version,
-        )
+    check_precondition(case, expected)
     result = session.execute(
         update(Case)
         .where(col(Case.id) == case.id, col(Case.version) == case.version)

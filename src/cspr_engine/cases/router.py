@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Header, Path, Query, status
 from fastapi.responses import JSONResponse
@@ -35,6 +35,7 @@ from cspr_engine.cases.schemas import (
     CaseRead,
     CaseSummary,
     EventList,
+    ReferringAgency,
     TransitionRequest,
     TriggerOption,
 )
@@ -86,6 +87,21 @@ def _commit_once(session: Session, retry: Callable[[], JSONResponse | None]) -> 
             return replayed
         raise ConcurrentUpdate("Another request changed the case first; try again.") from exc
     return None
+
+
+def _check_filters(*, state: str | None, agency: str | None, workflow: str | None) -> None:
+    """A filter on a value that cannot exist is a typo to report, not an empty page."""
+    definitions = workflow_service.get_definitions().values()
+    states = sorted({s for d in definitions for s in d.states})
+    workflows = sorted({d.name for d in definitions})
+    agencies = sorted(get_args(ReferringAgency))
+    for name, value, known in (
+        ("state", state, states),
+        ("agency", agency, agencies),
+        ("workflow", workflow, workflows),
+    ):
+        if value is not None and value not in known:
+            raise InvalidQuery(f"{name} must be one of: {', '.join(known)}.", parameter=name)
 
 
 @router.post(
@@ -159,6 +175,7 @@ def list_cases(
             after = (datetime.fromisoformat(created), uuid.UUID(case_id))
         except (TypeError, ValueError) as exc:
             raise InvalidQuery("The cursor is not one this service issued.") from exc
+    _check_filters(state=state, agency=agency, workflow=workflow)
     filters = case_repository.CaseFilters(state=state, agency=agency, q=q, workflow=workflow)
     rows = case_repository.list_visible(session, actor, filters, limit=limit + 1, after=after)
     page = rows[:limit]

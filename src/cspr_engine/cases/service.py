@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.approvals import service as approvals_service
 from cspr_engine.audit import service as audit_service
@@ -74,12 +75,13 @@ def create_case(*, session: Session, payload: CaseCreate, actor: Actor, now: dat
 def present(session: Session, case: Case, actor: Actor) -> CaseRead:
     """The case resource as `actor` sees it (allowed_triggers is per caller)."""
     definition = workflow_service.definition_for(case)
+    partnership = session.get(Partnership, case.partnership_id)
     return CaseRead(
         id=case.id,
         reference=case.reference,
         workflow=case.workflow,
         workflow_version=case.workflow_version,
-        partnership=actor.partnership_code or "",
+        partnership=partnership.code if partnership else "",
         state=case.state,
         state_label=definition.states[case.state].label,
         version=case.version,

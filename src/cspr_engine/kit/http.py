@@ -13,13 +13,21 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """The version an If-Match header names (`"4"`, `W/"4"` or `4`); `*` means any."""
+def parse_if_match(value: str | None) -> frozenset[int] | None:
+    """The versions an If-Match header names (`"4"`, `W/"4"`, `4`, or a list `"3", "4"`);
+    None for no header or `*` (any version)."""
     if value is None or value.strip() == "*":
         return None
-    match = _ETAG.match(value)
-    if match is None:
-        raise InvalidData(
-            [FieldError(loc="header.If-Match", message='must be an ETag such as "4"', type="etag")]
-        )
-    return int(match.group(1))
+    versions = set()
+    for part in value.split(","):
+        match = _ETAG.match(part)
+        if match is None:
+            raise InvalidData(
+                [
+                    FieldError(
+                        loc="header.If-Match", message='must be an ETag such as "4"', type="etag"
+                    )
+                ]
+            )
+        versions.add(int(match.group(1)))
+    return frozenset(versions)

@@ -28,6 +28,8 @@ class RequestIdMiddleware:
         incoming = dict(scope["headers"]).get(HEADER.encode(), b"").decode("latin-1")
         request_id = incoming if _SAFE.match(incoming) else uuid.uuid4().hex
         token = _request_id.set(request_id)
+        # Also on the scope: the last-resort 500 handler runs outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

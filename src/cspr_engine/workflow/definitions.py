@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -70,17 +71,17 @@ class RoleRef(_Model):
 class FieldDef(_Model):
     type: FieldType
     label: str | None = None
-    required: bool = False
+    required: StrictBool = False
     values: tuple[str, ...] | None = None
     max_length: int | None = Field(default=None, ge=1, le=100_000)
     min_items: int = Field(default=0, ge=0)
     max_items: int = Field(default=50, ge=1, le=1_000)
     # Cross-field rules, checked after the types.
-    past_or_today: bool = False
+    past_or_today: StrictBool = False
     not_before: str | None = None
     required_when: dict[str, str] | None = None
     min_items_when: dict[str, str] | None = None
-    default_today: bool = False
+    default_today: StrictBool = False
 
     @model_validator(mode="after")
     def _values_fit_type(self) -> FieldDef:
@@ -188,7 +189,7 @@ class StateDef(_Model):
     name: Name
     label: str
     description: str | None = None
-    final: bool = False
+    final: StrictBool = False
 
 
 class GateDef(_Model):
@@ -201,7 +202,7 @@ class GateDef(_Model):
     parties: tuple[str, ...] = Field(min_length=1)
     decisions: tuple[Name, ...] = ("agree", "disagree")
     agree: Name = "agree"
-    advisory: bool = False
+    advisory: StrictBool = False
     escalate_disagreement_to: tuple[str, ...] = ()
 
     @property
@@ -263,7 +264,7 @@ class ClockDef(_Model):
     basis: str
     verification: Literal["V-P", "V-S", "U", "L"]
     kind: Literal["statutory", "advisory", "local"]
-    recurring: bool = False
+    recurring: StrictBool = False
     start: ClockEvent
     start_options: dict[Name, ClockEvent] = Field(default_factory=dict)
     configurable: tuple[str, ...] = ()
@@ -332,11 +333,16 @@ class WorkflowDefinition(_Model):
     def gates_in(self, state: str) -> list[GateDef]:
         return [g for g in self.gates.values() if g.state == state]
 
+    @cached_property
+    def data_models(self) -> dict[str, type[BaseModel]]:
+        """A pydantic model per trigger for its `data` (built once, at load)."""
+        return {
+            t.name: build_data_model(f"{self.name}_v{self.version}_{t.name}", t.fields)
+            for t in self.triggers.values()
+        }
+
     def data_model(self, trigger: str) -> type[BaseModel]:
-        return _data_models[(self.name, self.version, trigger)]
-
-
-_data_models: dict[tuple[str, int, str], type[BaseModel]] = {}
+        return self.data_models[trigger]
 
 
 def build_data_model(name: str, fields: dict[str, FieldDef]) -> type[BaseModel]:
@@ -354,10 +360,20 @@ def build_data_model(name: str, fields: dict[str, FieldDef]) -> type[BaseModel]:
     return model
 
 
+CASE_PREFIX = "case."
+CASE_DATES = frozenset({"became_aware_on"})  # case attributes a date field may be held against
+
+
 def check_fields(
-    fields: dict[str, FieldDef], data: dict[str, Any], today: date
+    fields: dict[str, FieldDef],
+    data: dict[str, Any],
+    today: date,
+    case_dates: dict[str, date] | None = None,
 ) -> list[tuple[str, str, str]]:
-    """Cross-field rules after type checks: (field, message, type) for each breach."""
+    """Cross-field rules after type checks: (field, message, type) for each breach.
+
+    `not_before` names another field of the same data, or `case.<attribute>` (e.g.
+    `case.became_aware_on`: nothing on a case happens before anyone knew of the incident)."""
     faults: list[tuple[str, str, str]] = []
     for name, fd in fields.items():
         value = data.get(name)
@@ -376,9 +392,16 @@ def check_fields(
             if fd.past_or_today and value > today:
                 faults.append((name, f"cannot be in the future (today is {today})", "future_date"))
             if fd.not_before:
-                other = data.get(fd.not_before)
+                ref = fd.not_before
+                if ref.startswith(CASE_PREFIX):
+                    other = (case_dates or {}).get(ref.removeprefix(CASE_PREFIX))
+                    label = ref.removeprefix(CASE_PREFIX)
+                else:
+                    other, label = data.get(ref), ref
                 if isinstance(other, date) and value < other:
-                    faults.append((name, f"cannot be before {fd.not_before}", "date_order"))
+                    faults.append(
+                        (name, f"cannot be before {label} ({other.isoformat()})", "date_order")
+                    )
     return faults
 
 
@@ -442,14 +465,8 @@ def parse_definition(text: str, path: Path | str = "<string>") -> WorkflowDefini
         raise WorkflowFileError(path, _describe(exc)) from exc
     for fault in semantic_faults(definition):
         raise WorkflowFileError(path, fault)
-    _register_data_models(definition)
+    definition.data_models  # noqa: B018  (built now, so a field that cannot be typed fails here)
     return definition
-
-
-def _register_data_models(definition: WorkflowDefinition) -> None:
-    for trigger in definition.triggers.values():
-        key = (definition.name, definition.version, trigger.name)
-        _data_models[key] = build_data_model(f"{definition.name}_{trigger.name}", trigger.fields)
 
 
 def semantic_faults(d: WorkflowDefinition) -> list[str]:
@@ -504,7 +521,10 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
                     faults.append(f"{where} has no branch for {field_name} in {missing}")
         for field_name, fd in t.fields.items():
             for ref in (fd.not_before, *(fd.required_when or {}), *(fd.min_items_when or {})):
-                if ref is not None and ref not in t.fields:
+                if ref is not None and ref.startswith(CASE_PREFIX):
+                    if ref.removeprefix(CASE_PREFIX) not in CASE_DATES:
+                        faults.append(f"{where}.{field_name} refers to unknown case date {ref!r}")
+                elif ref is not None and ref not in t.fields:
                     faults.append(f"{where}.{field_name} refers to unknown field {ref!r}")
         if isinstance(t.clocks.cancel, tuple):
             for key in t.clocks.cancel:

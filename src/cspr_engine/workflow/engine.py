@@ -86,7 +86,11 @@ def _machine_spec(definition: WorkflowDefinition) -> tuple[list[str], list[dict[
 
 
 def validate_data(
-    definition: WorkflowDefinition, trigger: TriggerDef, data: Mapping[str, Any], today: date
+    definition: WorkflowDefinition,
+    trigger: TriggerDef,
+    data: Mapping[str, Any],
+    today: date,
+    case_dates: dict[str, date] | None = None,
 ) -> dict[str, Any]:
     """The trigger's data, typed and checked against its declaration, or InvalidData."""
     model = definition.data_model(trigger.name)
@@ -97,7 +101,7 @@ def validate_data(
     for name, fd in trigger.fields.items():
         if fd.default_today and values.get(name) is None:
             values[name] = today
-    faults = check_fields(trigger.fields, values, today)
+    faults = check_fields(trigger.fields, values, today, case_dates)
     if faults:
         raise InvalidData([FieldError(loc=f"data.{f}", message=m, type=t) for f, m, t in faults])
     return values
@@ -116,9 +120,9 @@ def check_trigger(
     """The trigger exists, is allowed from `state`, and `caller` may fire it."""
     t = definition.triggers.get(trigger)
     if t is None:
+        # The unknown name is not echoed back: it is free text from the caller.
         raise UnknownTrigger(
-            f"{definition.name} has no trigger {trigger!r}.",
-            trigger=trigger,
+            f"The {definition.name} workflow has no such trigger; see known_triggers.",
             known_triggers=sorted(definition.triggers),
         )
     allowed = definition.allowed_triggers(state, caller.roles, caller.agency)
@@ -149,6 +153,7 @@ def fire(
     caller: Caller,
     context: Callable[[dict[str, Any]], GuardContext],
     today: date,
+    case_dates: dict[str, date] | None = None,
 ) -> Outcome:
     """Fire `trigger` from `state`; raise the matching CsprError if it may not happen.
 
@@ -156,7 +161,7 @@ def fire(
     may fire it (403), its data is valid (422), its guards pass (409).
     """
     t = check_trigger(definition, state=state, trigger=trigger, caller=caller)
-    values = validate_data(definition, t, data, today)
+    values = validate_data(definition, t, data, today, case_dates)
     base = context(values)
     for use in t.guards:
         refusal = GUARDS[use.name](GuardContext(**{**base.__dict__, "params": use.params}))

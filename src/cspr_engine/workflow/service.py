@@ -73,10 +73,11 @@ def fire(
     comment: str | None,
     actor: Actor,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: frozenset[int] | None = None,
 ) -> engine.Outcome:
     """Fire `trigger` on `case` as `actor`; raises UnknownTrigger, InvalidTransition,
     TriggerForbidden, InvalidData, GuardRejected, StaleVersion or ConcurrentUpdate."""
+    case_repository.check_precondition(case, expected_version)
     definition = definition_for(case)
     today = london_date(now)
     gates = approvals_service.gate_views(session, case, definition)
@@ -103,6 +104,7 @@ def fire(
         caller=actor.caller,
         context=context,
         today=today,
+        case_dates={"became_aware_on": case.became_aware_on},
     )
     case_repository.claim_next_version(session, case, expected_version)
     case.state = outcome.to_state
