@@ -42,7 +42,7 @@ from cspr_engine.cases.schemas import (
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, error_responses
 from cspr_engine.idempotency import service as idempotency
-from cspr_engine.kit.clock import ClockDep
+from cspr_engine.kit.clock import Clock, ClockDep
 from cspr_engine.kit.http import etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from cspr_engine.workflow import service as workflow_service
@@ -67,7 +67,7 @@ IdempotencyKey = Annotated[
 
 
 def _case_response(
-    session: Session, case: Case, actor: Actor, status_code: int = 200, location: bool = False
+    session: Session, case: Case, actor: Actor, location: bool = False
 ) -> tuple[dict[str, Any], dict[str, str]]:
     body = case_service.present(session, case, actor).model_dump(mode="json")
     headers = {"ETag": etag(case.version)}
@@ -104,6 +104,55 @@ def _check_filters(*, state: str | None, agency: str | None, workflow: str | Non
             raise InvalidQuery(f"{name} must be one of: {', '.join(known)}.", parameter=name)
 
 
+def _run_command(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    scope: str,
+    idempotency_key: str | None,
+    request_body: dict[str, Any],
+    command: Callable[[datetime], Case],
+    created: bool = False,
+) -> JSONResponse:
+    """Run a command that changes a case, once per Idempotency-Key, and commit it before
+    answering with the case."""
+    key = idempotency.check_key(idempotency_key)
+    body_hash = idempotency.request_hash(request_body)
+
+    def replay() -> JSONResponse | None:
+        return idempotency.replay(session, actor=actor, scope=scope, key=key, body_hash=body_hash)
+
+    if (earlier := replay()) is not None:
+        return earlier
+    now = clock.now()
+    try:
+        case = command(now)
+    except (ConcurrentUpdate, StaleVersion):
+        # Lost the race for the case's next version (PostgreSQL: both read the same version):
+        # if the winner was this request's own twin (same Idempotency-Key), answer as it did.
+        session.rollback()
+        if (winner := replay()) is not None:
+            return winner
+        raise
+    status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    body, headers = _case_response(session, case, actor, location=created)
+    idempotency.remember(
+        session,
+        actor=actor,
+        scope=scope,
+        key=key,
+        body_hash=body_hash,
+        status_code=status_code,
+        body=body,
+        headers=headers,
+        now=now,
+    )
+    if (winner := _commit_once(session, replay)) is not None:
+        return winner
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -120,32 +169,19 @@ def create_case(
     clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    key = idempotency.check_key(idempotency_key)
-    body_hash = idempotency.request_hash(payload.model_dump(mode="json"))
-    scope = "POST /cases"
+    def create(now: datetime) -> Case:
+        return case_service.create_case(session=session, payload=payload, actor=actor, now=now)
 
-    def replay() -> JSONResponse | None:
-        return idempotency.replay(session, actor=actor, scope=scope, key=key, body_hash=body_hash)
-
-    if (earlier := replay()) is not None:
-        return earlier
-    now = clock.now()
-    case = case_service.create_case(session=session, payload=payload, actor=actor, now=now)
-    body, headers = _case_response(session, case, actor, location=True)
-    idempotency.remember(
+    return _run_command(
         session,
         actor=actor,
-        scope=scope,
-        key=key,
-        body_hash=body_hash,
-        status_code=201,
-        body=body,
-        headers=headers,
-        now=now,
+        clock=clock,
+        scope="POST /cases",
+        idempotency_key=idempotency_key,
+        request_body=payload.model_dump(mode="json"),
+        command=create,
+        created=True,
     )
-    if (winner := _commit_once(session, replay)) is not None:
-        return winner
-    return JSONResponse(body, status_code=201, headers=headers)
 
 
 @router.get(
@@ -236,18 +272,9 @@ def fire_transition(
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    key = idempotency.check_key(idempotency_key)
     expected = parse_if_match(if_match)
-    body_hash = idempotency.request_hash(request.model_dump(mode="json"))
-    scope = f"POST /cases/{case.id}/transitions"
 
-    def replay() -> JSONResponse | None:
-        return idempotency.replay(session, actor=actor, scope=scope, key=key, body_hash=body_hash)
-
-    if (earlier := replay()) is not None:
-        return earlier
-    now = clock.now()
-    try:
+    def transition(now: datetime) -> Case:
         workflow_service.fire(
             session=session,
             case=case,
@@ -258,28 +285,17 @@ def fire_transition(
             now=now,
             expected_version=expected,
         )
-    except (ConcurrentUpdate, StaleVersion):
-        # Lost the race for the case's next version (PostgreSQL: both read the same version):
-        # if the winner was this request's own twin (same Idempotency-Key), answer as it did.
-        session.rollback()
-        if (winner := replay()) is not None:
-            return winner
-        raise
-    body, headers = _case_response(session, case, actor)
-    idempotency.remember(
+        return case
+
+    return _run_command(
         session,
         actor=actor,
-        scope=scope,
-        key=key,
-        body_hash=body_hash,
-        status_code=200,
-        body=body,
-        headers=headers,
-        now=now,
+        clock=clock,
+        scope=f"POST /cases/{case.id}/transitions",
+        idempotency_key=idempotency_key,
+        request_body=request.model_dump(mode="json"),
+        command=transition,
     )
-    if (winner := _commit_once(session, replay)) is not None:
-        return winner
-    return JSONResponse(body, headers=headers)
 
 
 @router.post(
