@@ -62,9 +62,12 @@ def _configured(database_url: str) -> Iterator[None]:
     from cspr_engine.migrations import upgrade_head
     from cspr_engine.workflow.service import get_definitions
 
-    saved = {k: os.environ.get(k) for k in ("CSPR_DATABASE_URL", "CSPR_ENVIRONMENT")}
+    managed = ("CSPR_DATABASE_URL", "CSPR_ENVIRONMENT", "CSPR_SCHEDULER_ENABLED")
+    saved = {k: os.environ.get(k) for k in managed}
     os.environ["CSPR_DATABASE_URL"] = database_url
     os.environ["CSPR_ENVIRONMENT"] = "test"
+    # Tests drive the sweep and the delivery themselves, with their own clock.
+    os.environ["CSPR_SCHEDULER_ENABLED"] = "false"
     for cached in (get_settings, get_engine, get_definitions, get_calendar):
         cached.cache_clear()
     upgrade_head(quiet=True)

@@ -30,6 +30,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(_args: argparse.Namespace) -> int:
+    """The scheduler alone: sweep clocks and deliver alerts until stopped (SIGINT/SIGTERM)."""
+    import signal
+    import threading
+
+    from cspr_engine.scheduler.runner import Scheduler
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler = Scheduler(get_settings())
+    scheduler.start()
+    print("worker running: sweeping clocks and delivering alerts (Ctrl-C to stop)", flush=True)
+    stop.wait()
+    scheduler.shutdown()
+    return 0
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
     from cspr_engine.migrations import upgrade_head
 
@@ -159,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
 
+    sub.add_parser("worker", help="run the scheduler alone (no API)").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
         func=cmd_migrate
     )

@@ -33,6 +33,22 @@ class Settings(BaseSettings):
     workflows_dir: Path = PROJECT_ROOT / "workflows"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
+    # Where people reach this service (links in alert e-mails).
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Which start a configurable clock counts from, by clock key (e.g. {"rapid_review":
+    # "notified_on"}); a clock not named here uses its workflow's default.
+    clock_start_options: dict[str, str] = Field(default_factory=dict)
+    # Alert delivery.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    delivery_backoff_seconds: float = Field(default=30.0, gt=0)
+    delivery_lease_seconds: int = Field(default=120, ge=5)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "cspr-engine@localhost"
 
     @field_validator("database_url")
     @classmethod

@@ -55,8 +55,19 @@ def _bootstrap(settings: Settings) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    _bootstrap(app.state.settings)
-    yield
+    settings: Settings = app.state.settings
+    _bootstrap(settings)
+    scheduler = None
+    if settings.scheduler_enabled:
+        from cspr_engine.scheduler.runner import Scheduler
+
+        scheduler = Scheduler(settings)
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

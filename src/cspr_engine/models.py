@@ -1,20 +1,36 @@
 """Every table, imported once so Alembic and the tests see the whole metadata."""
 
 from cspr_engine.accounts.models import ApiToken, Partnership, User
+from cspr_engine.alerts.models import (
+    AlertRecipient,
+    Delivery,
+    DeliveryAttempt,
+    OutboxEvent,
+    WebhookSubscription,
+)
 from cspr_engine.approvals.models import ApprovalVote
 from cspr_engine.audit.models import AuditEvent
 from cspr_engine.cases.models import Case, CaseReferenceCounter
+from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
 from cspr_engine.idempotency.models import IdempotencyRecord
 from cspr_engine.kit.tables import metadata
 
 __all__ = [
+    "AlertRecipient",
     "ApiToken",
     "ApprovalVote",
     "AuditEvent",
+    "CalendarAddition",
     "Case",
     "CaseReferenceCounter",
+    "Deadline",
+    "DeadlineExtension",
+    "Delivery",
+    "DeliveryAttempt",
     "IdempotencyRecord",
+    "OutboxEvent",
     "Partnership",
     "User",
+    "WebhookSubscription",
     "metadata",
 ]

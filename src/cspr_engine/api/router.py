@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from cspr_engine.alerts.router import router as alerts_router
 from cspr_engine.cases.router import router as cases_router
+from cspr_engine.deadlines.router import router as deadlines_router
 from cspr_engine.workflow.router import router as workflows_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(workflows_router)
 api_router.include_router(cases_router)
+api_router.include_router(deadlines_router)
+api_router.include_router(alerts_router)

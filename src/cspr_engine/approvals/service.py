@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.alerts import service as alert_service
 from cspr_engine.approvals.exceptions import GateClosed, GateNotFound, NotAGateParty
 from cspr_engine.approvals.models import ApprovalVote
 from cspr_engine.approvals.schemas import GateRead, GateStatus, VoteCreate, VoteRead
@@ -206,5 +207,21 @@ def cast_vote(
         },
         basis=gate.basis,
     )
+    if disputed:
+        alert_service.enqueue(
+            session,
+            type="approval.disputed",
+            dedupe_key=f"approval:{case.id}:v{case.version}",
+            case=case,
+            recipients=gate.escalate_disagreement_to,
+            data={
+                "gate": gate.name,
+                "label": gate.label,
+                "party": str(party),
+                "decision": vote.decision,
+                "decided_on": decided_on.isoformat(),
+            },
+            now=now,
+        )
     session.flush()
     return gate_read(session, case, gate)

@@ -67,9 +67,9 @@ IdempotencyKey = Annotated[
 
 
 def _case_response(
-    session: Session, case: Case, actor: Actor, location: bool = False
+    session: Session, case: Case, actor: Actor, now: datetime, location: bool = False
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    body = case_service.present(session, case, actor).model_dump(mode="json")
+    body = case_service.present(session, case, actor, now).model_dump(mode="json")
     headers = {"ETag": etag(case.version)}
     if location:
         headers["Location"] = f"/api/v1/cases/{case.id}"
@@ -136,7 +136,7 @@ def _run_command(
             return winner
         raise
     status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    body, headers = _case_response(session, case, actor, location=created)
+    body, headers = _case_response(session, case, actor, now, location=created)
     idempotency.remember(
         session,
         actor=actor,
@@ -232,8 +232,8 @@ def list_cases(
     summary="Read a case",
     responses=error_responses(CaseNotFound),
 )
-def read_case(case: CaseDep, session: SessionDep, actor: ActorDep) -> JSONResponse:
-    body, headers = _case_response(session, case, actor)
+def read_case(case: CaseDep, session: SessionDep, actor: ActorDep, clock: ClockDep) -> JSONResponse:
+    body, headers = _case_response(session, case, actor, clock.now())
     return JSONResponse(body, headers=headers)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from cspr_engine.approvals.schemas import GateRead
+from cspr_engine.deadlines.schemas import DeadlineRead
 from cspr_engine.kit.schemas import Comment, IsoDate, StrictModel
 
 ReferringAgency = Literal[
@@ -119,19 +120,6 @@ class TransitionRequest(StrictModel):
     trigger: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     data: dict[str, Any] = Field(default_factory=dict)
     comment: Comment | None = None
-
-
-class DeadlineRead(BaseModel):
-    key: str
-    label: str
-    basis: str
-    statutory: bool
-    starts_on: date | None
-    due_on: date | None
-    due_at: datetime | None
-    status: str
-    met_at: datetime | None = None
-    extensions: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class CaseRead(BaseModel):

@@ -8,12 +8,14 @@ from sqlmodel import Session
 
 from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.alerts import service as alert_service
 from cspr_engine.approvals import service as approvals_service
 from cspr_engine.audit import service as audit_service
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.exceptions import CreateForbidden
 from cspr_engine.cases.models import Case
 from cspr_engine.cases.schemas import CaseCreate, CaseRead, TriggerOption
+from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.errors import FieldError, InvalidData
 from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import service as workflow_service
@@ -58,6 +60,15 @@ def create_case(*, session: Session, payload: CaseCreate, actor: Actor, now: dat
     )
     session.add(case)
     session.flush()
+    deadline_service.on_created(session, case=case, definition=definition, now=now)
+    alert_service.enqueue(
+        session,
+        type="case.created",
+        dedupe_key=f"case:{case.id}:v1",
+        case=case,
+        data={"state": case.state, "referring_agency": case.referring_agency},
+        now=now,
+    )
     audit_service.record(
         session=session,
         case=case,
@@ -72,8 +83,8 @@ def create_case(*, session: Session, payload: CaseCreate, actor: Actor, now: dat
     return case
 
 
-def present(session: Session, case: Case, actor: Actor) -> CaseRead:
-    """The case resource as `actor` sees it (allowed_triggers is per caller)."""
+def present(session: Session, case: Case, actor: Actor, now: datetime) -> CaseRead:
+    """The case resource as `actor` sees it at `now` (allowed_triggers is per caller)."""
     definition = workflow_service.definition_for(case)
     partnership = session.get(Partnership, case.partnership_id)
     return CaseRead(
@@ -92,7 +103,7 @@ def present(session: Session, case: Case, actor: Actor) -> CaseRead:
         child=case.child,
         summary=case.summary,
         recorded=case.recorded,
-        deadlines=[],
+        deadlines=deadline_service.present(session, case, definition, now),
         allowed_triggers=definition.allowed_triggers(case.state, actor.roles, actor.agency),
         approvals={
             g.name: approvals_service.gate_read(session, case, g) for g in definition.gates.values()

@@ -8,7 +8,8 @@ Nth working day after it, so a Saturday start counts the Monday as day 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from importlib import metadata
@@ -35,8 +36,16 @@ class WorkingCalendar:
 
     @property
     def version(self) -> str:
-        extra = f"+{len(self.additions)}added" if self.additions else ""
+        # The additions themselves, not just their number, identify the calendar used.
+        digest = hashlib.sha256(
+            ";".join(f"{d.isoformat()}={t}" for d, t in sorted(self.additions.items())).encode()
+        ).hexdigest()[:8]
+        extra = f"+added-{digest}" if self.additions else ""
         return f"{self.snapshot_version}+holidays-{HOLIDAYS_VERSION}{extra}"
+
+    def with_additions(self, additions: dict[date, str]) -> WorkingCalendar:
+        """This calendar and holidays proclaimed since its data was made."""
+        return replace(self, additions=dict(additions), _computed=self._computed)
 
     def holiday(self, day: date) -> str | None:
         if day in self.additions:

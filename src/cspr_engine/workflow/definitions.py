@@ -221,6 +221,14 @@ class ClockEvent(_Model):
     trigger: str
     date: str | None = None
     when: dict[str, str] = Field(default_factory=dict)
+    unless: tuple[str, ...] = ()  # not when any of these fields has a value
+
+    def matches(self, trigger: str, values: dict[str, Any]) -> bool:
+        return (
+            self.trigger == trigger
+            and all(values.get(k) == v for k, v in self.when.items())
+            and not any(values.get(f) not in (None, "", []) for f in self.unless)
+        )
 
 
 class Due(_Model):
@@ -252,9 +260,13 @@ class Due(_Model):
 
 
 class Rung(_Model):
+    """A step of an escalation ladder: `offset_working_days` from the due date (negative:
+    before it), at the end of that day in England; `event` is the alert it raises."""
+
     name: Name
     offset_working_days: int = Field(ge=-30, le=60)
     to: tuple[str, ...] = Field(min_length=1)
+    event: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")
 
 
 class ClockDef(_Model):
@@ -265,9 +277,16 @@ class ClockDef(_Model):
     verification: Literal["V-P", "V-S", "U", "L"]
     kind: Literal["statutory", "advisory", "local"]
     recurring: StrictBool = False
-    start: ClockEvent
-    start_options: dict[Name, ClockEvent] = Field(default_factory=dict)
+    # Any of these events starts the clock; or, where the workflow lets a partnership choose,
+    # the option named in `start_options` (`start_default` unless configured otherwise).
+    start: tuple[ClockEvent, ...] = ()
+    start_options: dict[Name, tuple[ClockEvent, ...]] = Field(default_factory=dict)
+    start_default: Name | None = None
     configurable: tuple[str, ...] = ()
+    extendable_by: tuple[str, ...] = ("panel_chair",)
+    # A minimum period (e.g. keep a report published for a year): reaching the due date meets
+    # the clock; nothing escalates.
+    met_at_due: StrictBool = False
     due: Due
     stop: tuple[ClockEvent, ...] = ()
     extend: tuple[ClockEvent, ...] = ()
@@ -549,7 +568,13 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
         escalation = tuple(map(RoleRef.parse, gate.escalate_disagreement_to))
         check_roles(f"gate {gate.name} escalation", escalation)
     for c in d.clocks.values():
-        events = [c.start, *c.start_options.values(), *c.stop, *c.extend]
+        options = [ev for option in c.start_options.values() for ev in option]
+        events = [*c.start, *options, *c.stop, *c.extend]
+        if bool(c.start) == bool(c.start_options):
+            faults.append(f"clock {c.key} needs either `start` or `start_options`, not both")
+        if c.start_options and c.start_default not in c.start_options:
+            faults.append(f"clock {c.key}: start_default must name one of its start_options")
+        check_roles(f"clock {c.key} extendable_by", tuple(map(RoleRef.parse, c.extendable_by)))
         for ev in events:
             if ev.trigger not in (CREATE, "external") and ev.trigger not in d.triggers:
                 faults.append(f"clock {c.key} refers to unknown trigger {ev.trigger!r}")

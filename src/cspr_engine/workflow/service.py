@@ -13,12 +13,13 @@ from typing import Any
 from sqlmodel import Session
 
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.alerts import service as alert_service
 from cspr_engine.approvals import service as approvals_service
 from cspr_engine.audit import service as audit_service
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.models import Case
 from cspr_engine.config import get_settings
-from cspr_engine.deadlines.calendar import get_calendar
+from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import engine
 from cspr_engine.workflow.definitions import WorkflowDefinition, load_definitions
@@ -82,6 +83,7 @@ def fire(
     today = london_date(now)
     gates = approvals_service.gate_views(session, case, definition)
     recorded = typed_recorded(definition, case.recorded)
+    calendar = deadline_service.current_calendar(session)
 
     def context(values: dict[str, Any]) -> GuardContext:
         return GuardContext(
@@ -91,7 +93,7 @@ def fire(
             recorded=recorded,
             gates=gates,
             today=today,
-            calendar=get_calendar(),
+            calendar=calendar,
             # Improvement actions arrive with the casework module; until then none can be open.
             open_actions=0,
         )
@@ -115,6 +117,33 @@ def fire(
     if definition.states[outcome.to_state].final:
         case.closed_at = now
     case.updated_at = now
+    t = definition.triggers[trigger]
+    deadline_service.on_event(
+        session,
+        case=case,
+        definition=definition,
+        trigger=trigger,
+        values=outcome.values,
+        cancel_all=t.clocks.cancel == "all",
+        now=now,
+        gate_agreed_on=lambda gate: (
+            approvals_service.gate_read(session, case, definition.gates[gate]).agreed_on
+        ),
+        actor=actor,
+    )
+    alert_service.enqueue(
+        session,
+        type="case.transitioned",
+        dedupe_key=f"case:{case.id}:v{case.version}",
+        case=case,
+        data={
+            "trigger": trigger,
+            "from_state": outcome.from_state,
+            "to_state": outcome.to_state,
+            "version": case.version,
+        },
+        now=now,
+    )
     audit_service.record(
         session=session,
         case=case,

@@ -1,0 +1,214 @@
+"""Delivering the outbox: signed webhooks over one httpx client, e-mail over SMTP.
+
+Delivery is at least once. A sender claims due rows with a lease (FOR UPDATE SKIP LOCKED on
+PostgreSQL), sends outside any transaction, then records the attempt. A sender that dies
+between claim and send leaves the lease to expire and another sender takes the row again; the
+event id it sends never changes, so receivers deduplicate on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from cspr_engine.alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookSubscription
+from cspr_engine.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    status_code: int | None = None
+    response: str | None = None
+    error: str | None = None
+
+
+def signing_key(secret: str) -> bytes:
+    """Standard Webhooks secrets are `whsec_` + base64; any other string is used as it is."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            pass
+    return secret.encode()
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: HMAC-SHA256 of `id.timestamp.body`, base64, `v1,`."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def claim(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[uuid.UUID]:
+    """Lease up to `limit` due deliveries to this sender (commit to make the claim stick)."""
+    query = (
+        select(Delivery.id)
+        .where(col(Delivery.status) == "pending", col(Delivery.next_attempt_at) <= now)
+        .where((col(Delivery.lease_until).is_(None)) | (col(Delivery.lease_until) < now))
+        .order_by(col(Delivery.next_attempt_at))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.exec(query))
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(ids))
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+class Sender:
+    """Sends one delivery. One httpx client with explicit timeouts for every webhook."""
+
+    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+        self.settings = settings
+        self.client = client or httpx.Client(
+            timeout=httpx.Timeout(settings.webhook_timeout_seconds), follow_redirects=False
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(self, delivery: Delivery, event: OutboxEvent, session: Session) -> Outcome:
+        try:
+            if delivery.channel == "webhook":
+                subscription = session.get(WebhookSubscription, uuid.UUID(delivery.target))
+                if subscription is None or subscription.disabled_at is not None:
+                    return Outcome(False, error="subscription removed")
+                return self._webhook(subscription, event.payload)
+            if delivery.channel == "email":
+                return self._email(delivery.target, event.payload)
+            return Outcome(False, error=f"unknown channel {delivery.channel}")
+        except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
+            return Outcome(False, error=f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    def _webhook(self, subscription: WebhookSubscription, payload: dict[str, Any]) -> Outcome:
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        timestamp = int(time.time())
+        message_id = str(payload["id"])
+        response = self.client.post(
+            subscription.url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "webhook-id": message_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(subscription.secret, message_id, timestamp, body),
+            },
+        )
+        return Outcome(
+            succeeded=200 <= response.status_code < 300,
+            status_code=response.status_code,
+            response=response.text[:2048],
+        )
+
+    def _email(self, address: str, payload: dict[str, Any]) -> Outcome:
+        settings = self.settings
+        if not settings.smtp_host:
+            return Outcome(False, error="no SMTP server configured")
+        message = compose_email(settings, address, payload)
+        with smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.webhook_timeout_seconds
+        ) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_username and settings.smtp_password:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+            refused = smtp.send_message(message)
+        if refused:
+            return Outcome(False, error=f"refused: {', '.join(refused)}")
+        return Outcome(True, status_code=250)
+
+
+EVENT_WORDS = {
+    "deadline.warning": "is due soon",
+    "deadline.breached": "has been missed",
+    "deadline.escalated": "is still overdue",
+    "approval.disputed": "is disputed",
+}
+
+
+def compose_email(settings: Settings, address: str, payload: dict[str, Any]) -> EmailMessage:
+    """A short e-mail: case reference, what is due or disputed, a link. No case content."""
+    data = payload.get("data", {})
+    reference = payload.get("case_reference", "")
+    what = data.get("label") or data.get("gate") or payload["type"]
+    words = EVENT_WORDS.get(payload["type"], payload["type"])
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = address
+    message["Subject"] = f"{reference}: {what} {words}"
+    message["Message-ID"] = f"<{payload['id']}@cspr-engine>"
+    link = f"{settings.public_base_url.rstrip('/')}/api/v1/cases/{reference}"
+    lines = [f"Case {reference}: {what} {words}."]
+    if "due_on" in data:
+        lines.append(f"Due: {data['due_on']} (end of the day, UK time).")
+    if "basis" in data:
+        lines.append(f"Basis: {data['basis']}.")
+    lines += ["", f"Open the case: {link}", "", f"Alert id: {payload['id']}"]
+    message.set_content("\n".join(lines))
+    return message
+
+
+def record(
+    session: Session,
+    *,
+    delivery_id: uuid.UUID,
+    outcome: Outcome,
+    now: datetime,
+    duration_ms: int,
+    settings: Settings,
+) -> None:
+    """Keep the attempt; mark the delivery done, due again after a backoff, or dead."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:  # pragma: no cover - deliveries are never deleted
+        return
+    delivery.attempts += 1
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            attempt=delivery.attempts,
+            at=now,
+            succeeded=outcome.succeeded,
+            status_code=outcome.status_code,
+            response=outcome.response,
+            error=outcome.error,
+            duration_ms=duration_ms,
+        )
+    )
+    delivery.lease_until = None
+    if outcome.succeeded:
+        delivery.status = "delivered"
+        delivery.delivered_at = now
+        delivery.last_error = None
+        return
+    delivery.last_error = outcome.error or f"HTTP {outcome.status_code}"
+    if delivery.attempts >= settings.webhook_max_attempts:
+        delivery.status = "dead"
+        log.warning("delivery %s is dead after %d attempts", delivery.id, delivery.attempts)
+        return
+    backoff = timedelta(seconds=settings.delivery_backoff_seconds * 2 ** (delivery.attempts - 1))
+    delivery.next_attempt_at = now + min(backoff, MAX_BACKOFF)

@@ -1,0 +1,123 @@
+"""Enqueue alerts in the caller's transaction (the outbox), with their deliveries.
+
+An event is written once per dedupe key: a sweep that fires a rung twice, or two sweeps that
+race, write one event. Each event carries a stable id that every delivery attempt repeats, so
+receivers can deduplicate. Nothing here commits; nothing here sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cspr_engine.accounts.models import Partnership, User
+from cspr_engine.alerts.models import AlertRecipient, Delivery, OutboxEvent, WebhookSubscription
+from cspr_engine.cases.models import Case
+from cspr_engine.config import get_settings
+from cspr_engine.workflow.definitions import RoleRef
+
+EVENT_TYPES = (
+    "case.created",
+    "case.transitioned",
+    "deadline.warning",
+    "deadline.breached",
+    "deadline.escalated",
+    "approval.disputed",
+    "action.overdue",
+    "information_request.overdue",
+)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def enqueue(
+    session: Session,
+    *,
+    type: str,
+    dedupe_key: str,
+    case: Case,
+    data: dict[str, Any],
+    now: datetime,
+    recipients: Iterable[str] = (),
+) -> OutboxEvent | None:
+    """Write the event, its inbox entries and one delivery per destination; None if an event
+    with this dedupe key exists already."""
+    if session.exec(
+        select(OutboxEvent.id).where(col(OutboxEvent.dedupe_key) == dedupe_key)
+    ).first():
+        return None
+    partnership = session.get(Partnership, case.partnership_id)
+    event = OutboxEvent(
+        dedupe_key=dedupe_key,
+        type=type,
+        partnership_id=case.partnership_id,
+        case_id=case.id,
+        payload={},
+        occurred_at=now,
+    )
+    event.payload = {
+        "id": str(event.id),
+        "type": type,
+        "occurred_at": _iso(now),
+        "partnership": partnership.code if partnership else None,
+        "case_id": str(case.id),
+        "case_reference": case.reference,
+        "data": {**data, "recipients": sorted(set(recipients))},
+    }
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        # Another transaction wrote the same key between our check and our insert.
+        return None
+    roles = sorted({RoleRef.parse(r).role for r in recipients})
+    for role in roles:
+        session.add(
+            AlertRecipient(
+                event_id=event.id, role=role, partnership_id=case.partnership_id, occurred_at=now
+            )
+        )
+    for target_channel, target in _destinations(session, case, type, roles):
+        session.add(
+            Delivery(
+                event_id=event.id,
+                channel=target_channel,
+                target=target,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    session.flush()
+    return event
+
+
+def _destinations(
+    session: Session, case: Case, type: str, roles: list[str]
+) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    subscriptions = session.exec(
+        select(WebhookSubscription).where(
+            col(WebhookSubscription.partnership_id) == case.partnership_id,
+            col(WebhookSubscription.disabled_at).is_(None),
+        )
+    )
+    for sub in subscriptions:
+        if type in sub.events or "*" in sub.events:
+            found.append(("webhook", str(sub.id)))
+    if roles and get_settings().smtp_host:
+        people = session.exec(
+            select(User).where(
+                col(User.partnership_id) == case.partnership_id, col(User.is_active).is_(True)
+            )
+        )
+        for user in people:
+            if set(user.roles) & set(roles):
+                found.append(("email", user.email))
+    return found

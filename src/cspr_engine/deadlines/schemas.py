@@ -1,0 +1,75 @@
+"""API shapes for clocks, extensions and the calendar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, StringConstraints
+
+from cspr_engine.kit.schemas import IsoDate, StrictModel
+
+
+class ExtensionRead(BaseModel):
+    previous_due_on: date
+    new_due_on: date
+    reason: str
+    agreed_with: str | None
+    source: str
+    actor_id: uuid.UUID | None
+    at: datetime
+
+
+class DeadlineRead(BaseModel):
+    key: str
+    label: str
+    rule: str
+    basis: str
+    verification: str
+    kind: Literal["statutory", "advisory", "local"]
+    statutory: bool
+    sequence: int
+    status: Literal["pending", "met", "met_late", "breached", "cancelled"]
+    start_option: str | None
+    starts_on: date
+    anchor_on: date | None
+    due_on: date
+    due_at: datetime
+    working_days_left: int | None
+    met_on: date | None
+    met_at: datetime | None
+    breached_at: datetime | None
+    cancelled_at: datetime | None
+    next_alert_at: datetime | None
+    calendar_version: str
+    extensions: list[ExtensionRead]
+
+
+class ExtensionCreate(StrictModel):
+    new_due_on: IsoDate
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+    ]
+    agreed_with: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+
+
+class HolidayRead(BaseModel):
+    date: date
+    title: str
+    source: Literal["gov.uk", "computed", "added"]
+
+
+class HolidayList(BaseModel):
+    year: int
+    calendar_version: str
+    jurisdiction: str
+    holidays: list[HolidayRead]
+
+
+class HolidayCreate(StrictModel):
+    date: IsoDate
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: Annotated[str, StringConstraints(max_length=2_000)] | None = None

@@ -1,0 +1,696 @@
+"""Statutory clocks: started, met, extended and cancelled by the events the workflow declares,
+and swept for the rungs of their escalation ladder.
+
+A clock is judged by the date its event happened (the trigger's own date field), not by when
+it was recorded: a notification made on time and recorded a week later is `met`. Due dates are
+the end of the day in England (23:59:59 Europe/London), stored in UTC. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from cspr_engine.accounts.schemas import Actor
+from cspr_engine.alerts import service as alert_service
+from cspr_engine.audit import service as audit_service
+from cspr_engine.cases import repository as case_repository
+from cspr_engine.cases.models import Case
+from cspr_engine.config import get_settings
+from cspr_engine.deadlines.calendar import WorkingCalendar, add_months, get_calendar
+from cspr_engine.deadlines.exceptions import (
+    ClockNotFound,
+    ClockNotOpen,
+    ExtensionForbidden,
+    HolidayRefused,
+)
+from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
+from cspr_engine.deadlines.schemas import DeadlineRead, ExtensionRead
+from cspr_engine.errors import FieldError, InvalidData
+from cspr_engine.kit.clock import LONDON, london_date
+from cspr_engine.workflow.definitions import (
+    CREATE,
+    ClockDef,
+    ClockEvent,
+    RoleRef,
+    Rung,
+    WorkflowDefinition,
+)
+
+OPEN = ("pending", "breached")
+END_OF_DAY = time(23, 59, 59)
+
+
+# -- calendar -----------------------------------------------------------------------------
+
+
+def current_calendar(session: Session) -> WorkingCalendar:
+    """The shipped calendar plus the holidays an admin added (and has not withdrawn)."""
+    additions = session.exec(
+        select(CalendarAddition).where(col(CalendarAddition.withdrawn_at).is_(None))
+    ).all()
+    base = get_calendar()
+    if not additions:
+        return base
+    return base.with_additions({a.day: a.title for a in additions})
+
+
+def end_of_day(day: date) -> datetime:
+    """The due instant of a date: 23:59:59 in England, as an aware UTC datetime."""
+    return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
+
+
+def compute_due(clock: ClockDef, start: date, calendar: WorkingCalendar) -> date:
+    rule = clock.due
+    if rule.working_days is not None:
+        return calendar.add_working_days(start, rule.working_days)
+    if rule.working_days_before is not None:
+        return calendar.subtract_working_days(start, rule.working_days_before)
+    if rule.months is not None:
+        return add_months(start, rule.months)
+    if rule.years is not None:
+        return add_months(start, 12 * rule.years)
+    raise ValueError(f"clock {clock.key}: its due date comes with the record that starts it")
+
+
+def ladder(definition: WorkflowDefinition, clock: ClockDef) -> tuple[Rung, ...]:
+    if clock.met_at_due:
+        return ()
+    return clock.escalation if clock.escalation is not None else definition.escalation
+
+
+def rung_instant(rung: Rung, due_on: date, calendar: WorkingCalendar) -> datetime:
+    offset = rung.offset_working_days
+    if offset > 0:
+        day = calendar.add_working_days(due_on, offset)
+    elif offset < 0:
+        day = calendar.subtract_working_days(due_on, -offset)
+    else:
+        day = due_on
+    return end_of_day(day)
+
+
+def _schedule(
+    deadline: Deadline, definition: WorkflowDefinition, clock: ClockDef, calendar: WorkingCalendar
+) -> None:
+    """Set when the sweep should next look at the clock (None once nothing more can fire)."""
+    if deadline.status not in OPEN:
+        deadline.next_rung_at = None
+        return
+    if clock.met_at_due:
+        deadline.next_rung_at = deadline.due_at
+        return
+    rungs = ladder(definition, clock)
+    deadline.next_rung_at = (
+        rung_instant(rungs[deadline.rungs_fired], deadline.due_on, calendar)
+        if deadline.rungs_fired < len(rungs)
+        else None
+    )
+
+
+def start_option(clock: ClockDef) -> str | None:
+    if not clock.start_options:
+        return None
+    configured = get_settings().clock_start_options.get(clock.key)
+    return configured if configured in clock.start_options else clock.start_default
+
+
+def start_events(clock: ClockDef) -> tuple[ClockEvent, ...]:
+    option = start_option(clock)
+    return clock.start_options[option] if option is not None else clock.start
+
+
+# -- lifecycle ----------------------------------------------------------------------------
+
+
+def open_instance(session: Session, case: Case, key: str) -> Deadline | None:
+    return session.exec(
+        select(Deadline)
+        .where(col(Deadline.case_id) == case.id, col(Deadline.key) == key)
+        .where(col(Deadline.status).in_(OPEN))
+        .order_by(col(Deadline.sequence).desc())
+    ).first()
+
+
+def _next_sequence(session: Session, case: Case, key: str) -> int:
+    latest = session.exec(
+        select(Deadline.sequence)
+        .where(col(Deadline.case_id) == case.id, col(Deadline.key) == key)
+        .order_by(col(Deadline.sequence).desc())
+    ).first()
+    return (latest or 0) + 1
+
+
+def start(
+    session: Session,
+    *,
+    case: Case,
+    definition: WorkflowDefinition,
+    clock: ClockDef,
+    starts_on: date,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> Deadline:
+    """Start a clock instance; one already open for the same key is superseded (cancelled)."""
+    superseded = open_instance(session, case, clock.key)
+    if superseded is not None:
+        _close(superseded, "cancelled", now)
+    due_on = compute_due(clock, starts_on, calendar)
+    due_at = end_of_day(due_on)
+    deadline = Deadline(
+        case_id=case.id,
+        partnership_id=case.partnership_id,
+        key=clock.key,
+        sequence=_next_sequence(session, case, clock.key),
+        kind=clock.kind,
+        status="pending",
+        start_option=start_option(clock),
+        starts_on=starts_on,
+        anchor_on=starts_on if clock.due.working_days_before is not None else None,
+        due_on=due_on,
+        due_at=due_at,
+        calendar_version=calendar.version,
+        created_at=now,
+        updated_at=now,
+    )
+    if now > due_at and not clock.met_at_due:
+        # A late referral: the clock is breached from the start; the sweep fires only the
+        # latest rung already due.
+        deadline.status = "breached"
+        deadline.breached_at = due_at
+    _schedule(deadline, definition, clock, calendar)
+    session.add(deadline)
+    session.flush()
+    return deadline
+
+
+def _close(deadline: Deadline, status: str, now: datetime) -> None:
+    deadline.status = status
+    deadline.next_rung_at = None
+    deadline.updated_at = now
+    if status == "cancelled":
+        deadline.cancelled_at = now
+
+
+def _event_date(
+    event: ClockEvent,
+    values: dict[str, Any],
+    today: date,
+    gate_agreed_on: Callable[[str], date | None],
+) -> date | None:
+    """The day an event counts from; None when the field it names was left empty."""
+    if event.date is None:
+        return today
+    if event.date.startswith("gate:"):
+        return gate_agreed_on(event.date.removeprefix("gate:").split(".")[0]) or today
+    value = values.get(event.date)
+    return value if isinstance(value, date) else None
+
+
+def on_event(
+    session: Session,
+    *,
+    case: Case,
+    definition: WorkflowDefinition,
+    trigger: str,
+    values: dict[str, Any],
+    cancel_all: bool,
+    now: datetime,
+    gate_agreed_on: Callable[[str], date | None] = lambda _gate: None,
+    actor: Actor | None = None,
+) -> None:
+    """Apply what `trigger` (or `create`) does to the case's clocks: stop, extend, cancel,
+    then start, in that order (a recurring clock stopped by a check starts its next round)."""
+    calendar = current_calendar(session)
+    today = london_date(now)
+    final = definition.states[case.state].final
+    for clock in definition.clocks.values():
+        if cancel_all or final or trigger in clock.cancel_on:
+            current = open_instance(session, case, clock.key)
+            if current is not None:
+                _close(current, "cancelled", now)
+            continue
+        for event in clock.stop:
+            if not event.matches(trigger, values):
+                continue
+            happened_on = _event_date(event, values, today, gate_agreed_on)
+            current = open_instance(session, case, clock.key)
+            if current is None or happened_on is None:
+                continue
+            met_late = happened_on > current.due_on
+            _close(current, "met_late" if met_late else "met", now)
+            current.met_on = happened_on
+            current.met_at = now
+            if clock.recurring:
+                start(
+                    session,
+                    case=case,
+                    definition=definition,
+                    clock=clock,
+                    starts_on=happened_on,
+                    now=now,
+                    calendar=calendar,
+                )
+        for event in clock.extend:
+            new_due = _event_date(event, values, today, gate_agreed_on)
+            current = open_instance(session, case, clock.key)
+            if not event.matches(trigger, values) or current is None or new_due is None:
+                continue
+            if new_due != current.due_on:
+                reason = str(values.get("reason") or f"recorded by {trigger}")
+                _extend(
+                    session,
+                    deadline=current,
+                    definition=definition,
+                    clock=clock,
+                    new_due_on=new_due,
+                    reason=reason,
+                    agreed_with=None,
+                    source=f"trigger:{trigger}",
+                    actor=actor,
+                    now=now,
+                    calendar=calendar,
+                )
+        for event in start_events(clock):
+            if not event.matches(trigger, values):
+                continue
+            starts_on = _event_date(event, values, today, gate_agreed_on)
+            if starts_on is not None:
+                start(
+                    session,
+                    case=case,
+                    definition=definition,
+                    clock=clock,
+                    starts_on=starts_on,
+                    now=now,
+                    calendar=calendar,
+                )
+
+
+def on_created(
+    session: Session, *, case: Case, definition: WorkflowDefinition, now: datetime
+) -> None:
+    on_event(
+        session,
+        case=case,
+        definition=definition,
+        trigger=CREATE,
+        values={"became_aware_on": case.became_aware_on},
+        cancel_all=False,
+        now=now,
+    )
+
+
+def _extend(
+    session: Session,
+    *,
+    deadline: Deadline,
+    definition: WorkflowDefinition,
+    clock: ClockDef,
+    new_due_on: date,
+    reason: str,
+    agreed_with: str | None,
+    source: str,
+    actor: Actor | None,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> DeadlineExtension:
+    extension = DeadlineExtension(
+        deadline_id=deadline.id,
+        previous_due_on=deadline.due_on,
+        new_due_on=new_due_on,
+        reason=reason,
+        agreed_with=agreed_with,
+        source=source,
+        actor_id=actor.user_id if actor else None,
+        at=now,
+    )
+    session.add(extension)
+    deadline.due_on = new_due_on
+    deadline.due_at = end_of_day(new_due_on)
+    deadline.calendar_version = calendar.version
+    deadline.updated_at = now
+    # Each rung fires once per due date: a moved due date starts the ladder again.
+    deadline.rungs_fired = 0
+    if deadline.due_at > now:
+        deadline.status = "pending"
+        deadline.breached_at = None
+    elif deadline.status == "pending":
+        deadline.status = "breached"
+        deadline.breached_at = deadline.due_at
+    _schedule(deadline, definition, clock, calendar)
+    return extension
+
+
+def extend(
+    session: Session,
+    *,
+    case: Case,
+    definition: WorkflowDefinition,
+    key: str,
+    new_due_on: date,
+    reason: str,
+    agreed_with: str | None,
+    actor: Actor,
+    now: datetime,
+    expected_version: frozenset[int] | None,
+) -> Deadline:
+    """Move an open clock's due date later, with the reason kept in its history."""
+    case_repository.check_precondition(case, expected_version)
+    clock = definition.clocks.get(key)
+    if clock is None:
+        raise ClockNotFound(
+            f"{definition.name} has no clock {key!r}.", known_clocks=sorted(definition.clocks)
+        )
+    refs = tuple(RoleRef.parse(r) for r in clock.extendable_by)
+    if not any(ref.admits(actor.roles, actor.agency) for ref in refs):
+        raise ExtensionForbidden(
+            f"The {key} clock may be extended by: {', '.join(clock.extendable_by)}."
+        )
+    current = open_instance(session, case, key)
+    if current is None:
+        raise ClockNotOpen(f"The case has no running {key} clock to extend.", clock=key)
+    if new_due_on <= current.due_on:
+        raise InvalidData(
+            [
+                FieldError(
+                    loc="new_due_on",
+                    message=f"must be after the current due date ({current.due_on})",
+                    type="date_order",
+                )
+            ]
+        )
+    case_repository.claim_next_version(session, case, expected_version)
+    case.updated_at = now
+    extension = _extend(
+        session,
+        deadline=current,
+        definition=definition,
+        clock=clock,
+        new_due_on=new_due_on,
+        reason=reason,
+        agreed_with=agreed_with,
+        source="api",
+        actor=actor,
+        now=now,
+        calendar=current_calendar(session),
+    )
+    audit_service.record(
+        session=session,
+        case=case,
+        actor=actor,
+        kind="deadline.extended",
+        now=now,
+        from_state=case.state,
+        to_state=case.state,
+        data={
+            "clock": key,
+            "previous_due_on": extension.previous_due_on.isoformat(),
+            "new_due_on": new_due_on.isoformat(),
+            "reason": reason,
+            **({"agreed_with": agreed_with} if agreed_with else {}),
+        },
+        basis=clock.basis,
+    )
+    session.flush()
+    return current
+
+
+def add_holiday(
+    session: Session, *, day: date, title: str, reason: str | None, actor: Actor, now: datetime
+) -> CalendarAddition:
+    """Add a newly proclaimed non-working day, and move every running working-day clock
+    whose count passes over it (each moved clock is recorded on its case's audit trail)."""
+    from cspr_engine.workflow import service as workflow_service
+
+    before = current_calendar(session)
+    if day.weekday() >= 5:
+        raise HolidayRefused(f"{day} is a {day.strftime('%A')}: it is not a working day anyway.")
+    if before.holiday(day) is not None:
+        raise HolidayRefused(f"{day} is already a non-working day ({before.holiday(day)}).")
+    addition = CalendarAddition(
+        day=day, title=title, reason=reason, added_by=actor.user_id, added_at=now
+    )
+    session.add(addition)
+    session.flush()
+    after = current_calendar(session)
+    affected = session.exec(
+        select(Deadline)
+        .where(col(Deadline.status).in_(OPEN))
+        .where(
+            ((col(Deadline.starts_on) < day) & (col(Deadline.due_on) >= day))
+            | ((col(Deadline.due_on) <= day) & (col(Deadline.anchor_on) > day))
+        )
+    ).all()
+    for deadline in affected:
+        case = session.get(Case, deadline.case_id)
+        if case is None:  # pragma: no cover
+            continue
+        definition = workflow_service.definition_for(case)
+        clock = definition.clocks[deadline.key]
+        if clock.due.working_days is None and clock.due.working_days_before is None:
+            continue
+        previous = deadline.due_on
+        deadline.due_on = compute_due(clock, deadline.anchor_on or deadline.starts_on, after)
+        if deadline.due_on == previous:
+            continue
+        deadline.due_at = end_of_day(deadline.due_on)
+        deadline.calendar_version = after.version
+        deadline.rungs_fired = 0
+        deadline.updated_at = now
+        if deadline.status == "breached" and deadline.due_at > now:
+            deadline.status, deadline.breached_at = "pending", None
+        _schedule(deadline, definition, clock, after)
+        case_repository.claim_next_version(session, case, None)
+        case.updated_at = now
+        audit_service.record(
+            session=session,
+            case=case,
+            actor=actor,
+            kind="deadline.recomputed",
+            now=now,
+            from_state=case.state,
+            to_state=case.state,
+            data={
+                "clock": deadline.key,
+                "previous_due_on": previous.isoformat(),
+                "new_due_on": deadline.due_on.isoformat(),
+                "holiday": day.isoformat(),
+                "calendar_version": after.version,
+            },
+            basis="A bank holiday proclaimed after the clock started",
+        )
+    session.flush()
+    return addition
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def for_case(session: Session, case: Case) -> list[Deadline]:
+    return list(
+        session.exec(
+            select(Deadline)
+            .where(col(Deadline.case_id) == case.id)
+            .order_by(col(Deadline.created_at), col(Deadline.key), col(Deadline.sequence))
+        )
+    )
+
+
+def extensions_for(
+    session: Session, deadlines: list[Deadline]
+) -> dict[uuid.UUID, list[DeadlineExtension]]:
+    ids = [d.id for d in deadlines]
+    found: dict[uuid.UUID, list[DeadlineExtension]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    for ext in session.exec(
+        select(DeadlineExtension)
+        .where(col(DeadlineExtension.deadline_id).in_(ids))
+        .order_by(col(DeadlineExtension.at))
+    ):
+        found[ext.deadline_id].append(ext)
+    return found
+
+
+def effective_status(deadline: Deadline, clock: ClockDef | None, now: datetime) -> str:
+    """The status as of `now`, before the sweep has had its turn."""
+    if deadline.status == "pending" and now > deadline.due_at:
+        return "met" if clock is not None and clock.met_at_due else "breached"
+    return deadline.status
+
+
+def present(
+    session: Session, case: Case, definition: WorkflowDefinition, now: datetime
+) -> list[DeadlineRead]:
+    """Every clock of the case, as of `now`, with its extension history."""
+    deadlines = for_case(session, case)
+    extensions = extensions_for(session, deadlines)
+    calendar = current_calendar(session)
+    today = london_date(now)
+    out = []
+    for d in deadlines:
+        clock = definition.clocks.get(d.key)
+        status = effective_status(d, clock, now)
+        out.append(
+            DeadlineRead(
+                key=d.key,
+                label=clock.label if clock else d.key,
+                rule=clock.rule if clock else "",
+                basis=clock.basis if clock else "",
+                verification=clock.verification if clock else "",
+                kind=d.kind,  # type: ignore[arg-type]
+                statutory=d.kind == "statutory",
+                sequence=d.sequence,
+                status=status,  # type: ignore[arg-type]
+                start_option=d.start_option,
+                starts_on=d.starts_on,
+                anchor_on=d.anchor_on,
+                due_on=d.due_on,
+                due_at=d.due_at,
+                working_days_left=(
+                    calendar.working_days_between(today, d.due_on) if status in OPEN else None
+                ),
+                met_on=d.met_on,
+                met_at=d.met_at,
+                breached_at=d.breached_at or (d.due_at if status == "breached" else None),
+                cancelled_at=d.cancelled_at,
+                next_alert_at=d.next_rung_at,
+                calendar_version=d.calendar_version,
+                extensions=[
+                    ExtensionRead.model_validate(e, from_attributes=True) for e in extensions[d.id]
+                ],
+            )
+        )
+    return out
+
+
+# -- the sweep ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    examined: int
+    alerts: int
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Deadline]:
+    """Rows with a rung due, locked for this transaction (others skip them on PostgreSQL;
+    SQLite's single writer serialises sweeps, see db.writer_bind)."""
+    query = (
+        select(Deadline)
+        .where(col(Deadline.next_rung_at).is_not(None), col(Deadline.next_rung_at) <= now)
+        .order_by(col(Deadline.next_rung_at))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query))
+
+
+def sweep(session: Session, *, now: datetime, limit: int = 500) -> SweepResult:
+    """Fire every rung that has fallen due, at most `limit` clocks in this transaction.
+
+    For each clock only the latest rung already due fires (a clock found three rungs late
+    raises one alert, not three); each alert's dedupe key (clock, rung, due date) makes a
+    second firing impossible even if two sweeps raced.
+    """
+    from cspr_engine.workflow import service as workflow_service
+
+    calendar = current_calendar(session)
+    rows = claim_due(session, now, limit)
+    alerts = 0
+    cases: dict[uuid.UUID, Case] = {}
+    for deadline in rows:
+        case = cases.get(deadline.case_id) or session.get(Case, deadline.case_id)
+        if case is None:  # pragma: no cover - the foreign key forbids it
+            continue
+        cases[case.id] = case
+        definition = workflow_service.definition_for(case)
+        clock = definition.clocks[deadline.key]
+        before = (deadline.status, deadline.rungs_fired)
+        if clock.met_at_due:
+            _close(deadline, "met", now)
+            deadline.met_on = deadline.due_on
+            deadline.met_at = now
+        else:
+            alerts += _fire_latest_rung(session, case, definition, clock, deadline, now, calendar)
+        # Conditional on what this sweep read: a concurrent sweep that got there first makes
+        # this UPDATE match nothing (belt and braces beside the row lock and the dedupe key).
+        session.execute(
+            update(Deadline)
+            .where(
+                col(Deadline.id) == deadline.id,
+                col(Deadline.status) == before[0],
+                col(Deadline.rungs_fired) == before[1],
+            )
+            .values(
+                status=deadline.status,
+                rungs_fired=deadline.rungs_fired,
+                next_rung_at=deadline.next_rung_at,
+                breached_at=deadline.breached_at,
+                met_on=deadline.met_on,
+                met_at=deadline.met_at,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+    return SweepResult(examined=len(rows), alerts=alerts)
+
+
+def _fire_latest_rung(
+    session: Session,
+    case: Case,
+    definition: WorkflowDefinition,
+    clock: ClockDef,
+    deadline: Deadline,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> int:
+    rungs = ladder(definition, clock)
+    due = [
+        i
+        for i in range(deadline.rungs_fired, len(rungs))
+        if rung_instant(rungs[i], deadline.due_on, calendar) <= now
+    ]
+    if not due:
+        _schedule(deadline, definition, clock, calendar)
+        return 0
+    index = due[-1]
+    rung = rungs[index]
+    deadline.rungs_fired = index + 1
+    if rung.offset_working_days >= 0 and deadline.status == "pending":
+        deadline.status = "breached"
+        deadline.breached_at = deadline.due_at
+    _schedule(deadline, definition, clock, calendar)
+    created = alert_service.enqueue(
+        session,
+        type=rung.event,
+        dedupe_key=f"deadline:{deadline.id}:{rung.name}:{deadline.due_on.isoformat()}",
+        case=case,
+        recipients=rung.to,
+        data={
+            "clock": clock.key,
+            "label": clock.label,
+            "rule": clock.rule,
+            "basis": clock.basis,
+            "statutory": clock.kind == "statutory",
+            "kind": clock.kind,
+            "rung": rung.name,
+            "due_on": deadline.due_on.isoformat(),
+            "due_at": deadline.due_at.isoformat().replace("+00:00", "Z"),
+            "status": deadline.status,
+            "working_days_overdue": max(
+                0, calendar.working_days_between(deadline.due_on, london_date(now))
+            ),
+        },
+        now=now,
+    )
+    return 1 if created is not None else 0
