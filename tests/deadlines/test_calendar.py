@@ -201,7 +201,11 @@ def test_added_days_count_as_holidays(calendar: WorkingCalendar) -> None:
     )
     assert calendar.is_working_day(d("2031-06-02"))
     assert not extra.is_working_day(d("2031-06-02"))
-    assert extra.version.endswith("+1added")
+    assert extra.version.startswith(calendar.version + "+added-")
+    # The version names the additions themselves, not only how many there are.
+    other = calendar.with_additions({d("2031-06-03"): "Another proclaimed day"})
+    assert other.version.startswith(calendar.version + "+added-")
+    assert other.version != extra.version
 
 
 # -- working_days_between -------------------------------------------------------------------
