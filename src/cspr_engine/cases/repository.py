@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import exists, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -15,6 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.cases.exceptions import ConcurrentUpdate, StaleVersion
 from cspr_engine.cases.models import Case, CaseReferenceCounter
+from cspr_engine.deadlines.models import Deadline
 
 
 def visible(actor: Actor) -> SelectOfScalar[Case]:
@@ -40,6 +41,9 @@ class CaseFilters:
     agency: str | None = None
     q: str | None = None
     workflow: str | None = None
+    breached: bool | None = None
+    due_before: date | None = None
+    now: datetime | None = None
 
 
 def list_visible(
@@ -60,6 +64,22 @@ def list_visible(
         query = query.where(col(Case.partner_reference) == filters.q)
     if filters.workflow:
         query = query.where(col(Case.workflow) == filters.workflow)
+    if filters.breached is not None:
+        # Breached: marked so by the sweep, or still pending past its due instant.
+        breached = exists().where(
+            col(Deadline.case_id) == col(Case.id),
+            (col(Deadline.status) == "breached")
+            | ((col(Deadline.status) == "pending") & (col(Deadline.due_at) < filters.now)),
+        )
+        query = query.where(breached if filters.breached else ~breached)
+    if filters.due_before is not None:
+        query = query.where(
+            exists().where(
+                col(Deadline.case_id) == col(Case.id),
+                col(Deadline.status).in_(("pending", "breached")),
+                col(Deadline.due_on) < filters.due_before,
+            )
+        )
     if after is not None:
         query = query.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
     query = query.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Header, Path, Query, status
@@ -201,8 +201,17 @@ def list_cases(
     ] = None,
     q: Annotated[str | None, Query(max_length=100, description="Partner reference, exact.")] = None,
     workflow: Annotated[str | None, Query(max_length=64)] = None,
+    breached: Annotated[
+        bool | None,
+        Query(description="Only cases with (true) or without (false) a breached clock."),
+    ] = None,
+    due_before: Annotated[
+        date | None, Query(description="Only cases with a running clock due before this date.")
+    ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
+    *,
+    clock: ClockDep,
 ) -> CaseList:
     after = None
     if cursor:
@@ -212,7 +221,15 @@ def list_cases(
         except (TypeError, ValueError) as exc:
             raise InvalidQuery("The cursor is not one this service issued.") from exc
     _check_filters(state=state, agency=agency, workflow=workflow)
-    filters = case_repository.CaseFilters(state=state, agency=agency, q=q, workflow=workflow)
+    filters = case_repository.CaseFilters(
+        state=state,
+        agency=agency,
+        q=q,
+        workflow=workflow,
+        breached=breached,
+        due_before=due_before,
+        now=clock.now(),
+    )
     rows = case_repository.list_visible(session, actor, filters, limit=limit + 1, after=after)
     page = rows[:limit]
     next_cursor = (
