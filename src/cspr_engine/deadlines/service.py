@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from cspr_engine.accounts.schemas import Actor
@@ -225,17 +224,14 @@ def on_event(
     gate_agreed_on: Callable[[str], date | None] = lambda _gate: None,
     actor: Actor | None = None,
 ) -> None:
-    """Apply what `trigger` (or `create`) does to the case's clocks: stop, extend, cancel,
-    then start, in that order (a recurring clock stopped by a check starts its next round)."""
+    """Apply what `trigger` (or `create`) does to the case's clocks, in this order: stops
+    (judged by the event's own date; a recurring clock starts its next round), cancellations
+    (the trigger cancels all, names the clock, or the case reached a final state), extensions,
+    then starts."""
     calendar = current_calendar(session)
     today = london_date(now)
     final = definition.states[case.state].final
     for clock in definition.clocks.values():
-        if cancel_all or final or trigger in clock.cancel_on:
-            current = open_instance(session, case, clock.key)
-            if current is not None:
-                _close(current, "cancelled", now)
-            continue
         for event in clock.stop:
             if not event.matches(trigger, values):
                 continue
@@ -257,6 +253,12 @@ def on_event(
                     now=now,
                     calendar=calendar,
                 )
+        if cancel_all or final or trigger in clock.cancel_on:
+            # Leaving the path (withdrawn, closed): what is still running stops counting.
+            current = open_instance(session, case, clock.key)
+            if current is not None:
+                _close(current, "cancelled", now)
+            continue
         for event in clock.extend:
             new_due = _event_date(event, values, today, gate_agreed_on)
             current = open_instance(session, case, clock.key)
@@ -598,8 +600,10 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> SweepResult:
     """Fire every rung that has fallen due, at most `limit` clocks in this transaction.
 
     For each clock only the latest rung already due fires (a clock found three rungs late
-    raises one alert, not three); each alert's dedupe key (clock, rung, due date) makes a
-    second firing impossible even if two sweeps raced.
+    raises one alert, not three). Two sweeps never work on one clock at once: on PostgreSQL
+    the claimed rows stay locked until commit and other sweeps skip them; on SQLite sweeps take
+    the single write lock in turn. Each alert's dedupe key (clock, rung, due date) is the last
+    guard: a rung cannot be written twice whatever happens.
     """
     from cspr_engine.workflow import service as workflow_service
 
@@ -614,33 +618,13 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> SweepResult:
         cases[case.id] = case
         definition = workflow_service.definition_for(case)
         clock = definition.clocks[deadline.key]
-        before = (deadline.status, deadline.rungs_fired)
         if clock.met_at_due:
             _close(deadline, "met", now)
             deadline.met_on = deadline.due_on
             deadline.met_at = now
         else:
             alerts += _fire_latest_rung(session, case, definition, clock, deadline, now, calendar)
-        # Conditional on what this sweep read: a concurrent sweep that got there first makes
-        # this UPDATE match nothing (belt and braces beside the row lock and the dedupe key).
-        session.execute(
-            update(Deadline)
-            .where(
-                col(Deadline.id) == deadline.id,
-                col(Deadline.status) == before[0],
-                col(Deadline.rungs_fired) == before[1],
-            )
-            .values(
-                status=deadline.status,
-                rungs_fired=deadline.rungs_fired,
-                next_rung_at=deadline.next_rung_at,
-                breached_at=deadline.breached_at,
-                met_on=deadline.met_on,
-                met_at=deadline.met_at,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        deadline.updated_at = now
     session.flush()
     return SweepResult(examined=len(rows), alerts=alerts)
 
