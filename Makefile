@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test run serve migrate seed test test-postgres check lint fmt openapi openapi-check revision clean
+.PHONY: install install-test run serve migrate seed test test-postgres bench check lint fmt openapi openapi-check revision clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,14 +48,18 @@ test: install-test
 test-postgres: install-test
 	CSPR_TEST_DATABASE_URL=$${CSPR_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -q
 
+## Sweep timings on SQLite and PostgreSQL side by side (bench/sweep.py says what is measured).
+bench: install
+	$(BIN)/python bench/sweep.py
+
 lint: install-test
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
 	$(BIN)/mypy
 
 fmt: install-test
-	$(BIN)/ruff check --fix src tests migrations
-	$(BIN)/ruff format src tests migrations
+	$(BIN)/ruff check --fix src tests migrations bench
+	$(BIN)/ruff format src tests migrations bench
 
 check: lint test
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -231,3 +235,102 @@ def assert_problem(
     assert "Traceback" not in response.text, "stack trace leaked"
     assert 'File "' not in response.text, "stack trace leaked"
     return dict(body)
+
+
+def clock_tables() -> dict[str, list[dict[str, Any]]]:
+    """Every row of the clock and calendar tables, straight from the database, to prove that a
+    refused request moved no clock and added no holiday (`snapshot` covers the case itself)."""
+    from sqlalchemy import text
+
+    with get_engine().connect() as conn:
+        return {
+            table: [
+                dict(row)
+                for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings()
+            ]
+            for table in ("deadlines", "deadline_extensions", "calendar_additions")
+        }
+
+
+# -- alert delivery helpers (tests/alerts) ---------------------------------------------------
+
+
+@dataclass
+class Received:
+    """One request a `Receiver` got: its path, headers (lower-cased names) and raw body."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        return dict(json.loads(self.body))
+
+
+class Receiver:
+    """A real webhook receiver on 127.0.0.1 (a free port), in a thread: it records every POST
+    and answers each with the next of `statuses`, then with `then`. Use it as a context
+    manager; leaving it stops the server."""
+
+    def __init__(self, statuses: Iterable[int] = (), then: int = 200) -> None:
+        self.received: list[Received] = []
+        self._statuses = list(statuses)
+        self._then = then
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with receiver._lock:
+                    receiver.received.append(
+                        Received(
+                            path=self.path,
+                            headers={k.lower(): v for k, v in self.headers.items()},
+                            body=body,
+                        )
+                    )
+                    status = receiver._statuses.pop(0) if receiver._statuses else receiver._then
+                answer = b'{"ok": true}' if status < 300 else b'{"error": "try later"}'
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cspr"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=10)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r.json() for r in self.received]
+
+
+def deliver(clock: Any) -> int:
+    """One run of the delivery job with the current settings (what the scheduler would do)."""
+    from cspr_engine.alerts.delivery import Sender
+    from cspr_engine.config import get_settings
+    from cspr_engine.scheduler import jobs
+
+    settings = get_settings()
+    sender = Sender(settings)
+    try:
+        return jobs.deliver_alerts(clock, sender, settings)
+    finally:
+        sender.close()

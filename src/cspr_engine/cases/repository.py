@@ -64,26 +64,47 @@ def list_visible(
         query = query.where(col(Case.partner_reference) == filters.q)
     if filters.workflow:
         query = query.where(col(Case.workflow) == filters.workflow)
+    # A clock still pending past its due instant (the sweep has not had its turn yet) is
+    # breached, unless it is a minimum period (`met_at_due`, e.g. publication_retention),
+    # which is met then.
+    at_due = _met_at_due_keys()
     if filters.breached is not None:
         # Breached: marked so by the sweep, or still pending past its due instant.
         breached = exists().where(
             col(Deadline.case_id) == col(Case.id),
             (col(Deadline.status) == "breached")
-            | ((col(Deadline.status) == "pending") & (col(Deadline.due_at) < filters.now)),
+            | (
+                (col(Deadline.status) == "pending")
+                & (col(Deadline.due_at) < filters.now)
+                & col(Deadline.key).not_in(at_due)
+            ),
         )
         query = query.where(breached if filters.breached else ~breached)
     if filters.due_before is not None:
-        query = query.where(
-            exists().where(
-                col(Deadline.case_id) == col(Case.id),
-                col(Deadline.status).in_(("pending", "breached")),
-                col(Deadline.due_on) < filters.due_before,
-            )
+        running = exists().where(
+            col(Deadline.case_id) == col(Case.id),
+            col(Deadline.status).in_(("pending", "breached")),
+            col(Deadline.due_on) < filters.due_before,
         )
+        if filters.now is not None:
+            running = running.where(
+                ~(col(Deadline.key).in_(at_due) & (col(Deadline.due_at) < filters.now))
+            )
+        query = query.where(running)
     if after is not None:
         query = query.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
     query = query.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit)
     return list(session.exec(query))
+
+
+def _met_at_due_keys() -> tuple[str, ...]:
+    from cspr_engine.workflow.service import get_definitions
+
+    return tuple(
+        sorted(
+            {c.key for d in get_definitions().values() for c in d.clocks.values() if c.met_at_due}
+        )
+    )
 
 
 def next_reference_number(session: Session, partnership_id: uuid.UUID, year: int) -> int:

@@ -243,6 +243,9 @@ def on_event(
             _close(current, "met_late" if met_late else "met", now)
             current.met_on = happened_on
             current.met_at = now
+            # Judged by the event's date, whether or not a sweep saw the clock first: on time
+            # is no breach; late was a breach from the due instant.
+            current.breached_at = current.due_at if met_late else None
             if clock.recurring:
                 start(
                     session,
@@ -457,6 +460,12 @@ def add_holiday(
         definition = workflow_service.definition_for(case)
         clock = definition.clocks[deadline.key]
         if clock.due.working_days is None and clock.due.working_days_before is None:
+            continue
+        extended = select(DeadlineExtension.id).where(
+            col(DeadlineExtension.deadline_id) == deadline.id
+        )
+        if session.exec(extended).first() is not None:
+            # Its due date was agreed as a date (with a reason), not counted: it stands.
             continue
         previous = deadline.due_on
         deadline.due_on = compute_due(clock, deadline.anchor_on or deadline.starts_on, after)
