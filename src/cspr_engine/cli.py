@@ -36,11 +36,15 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     import threading
 
     from cspr_engine.scheduler.runner import Scheduler
+    from cspr_engine.workflow import service as workflow_service
 
+    settings = get_settings()
+    workflow_service.get_definitions()
+    workflow_service.check_clock_start_options(settings.clock_start_options)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    scheduler = Scheduler(get_settings())
+    scheduler = Scheduler(settings)
     scheduler.start()
     print("worker running: sweeping clocks and delivering alerts (Ctrl-C to stop)", flush=True)
     stop.wait()

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+class ConfigurationError(Exception):
+    """A setting the service cannot run with; the message names the setting and the fault."""
+
+
 class Environment(StrEnum):
     development = "development"
     test = "test"

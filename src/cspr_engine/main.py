@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Load every workflow file now: a bad file stops the service with its name and fault.
     workflow_service.get_definitions()
+    workflow_service.check_clock_start_options(settings.clock_start_options)
     app = FastAPI(
         title="cspr_engine",
         version=__version__,

@@ -535,17 +535,23 @@ def test_rapid_review_counted_from_the_notification_when_configured(
     )
 
 
-def test_an_unknown_start_option_falls_back_to_the_workflow_default(
-    api: Api, clock: FixedClock, start_options: Callable[[dict[str, str]], None]
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rapid_review": "no_such_option"}, "rapid_review may start from became_aware_on, "),
+        ({"no_such_clock": "x"}, "no workflow has a clock 'no_such_clock'"),
+        ({"panel_notification": "x"}, "no workflow has a clock 'panel_notification'"),
+    ],
+)
+def test_the_service_refuses_to_start_with_an_unknown_start_option(
+    start_options: Callable[[dict[str, str]], None], options: dict[str, str], message: str
 ) -> None:
-    start_options({"rapid_review": "no_such_option"})
-    story = Story(api, clock, "2026-06-10", created=clock.now())
-    assert_clock(
-        story.clock_of("rapid_review"),
-        start_option="became_aware_on",
-        starts_on="2026-06-10",
-        due_on="2026-07-01",
-    )
+    from cspr_engine.config import ConfigurationError
+    from cspr_engine.main import create_app
+
+    start_options(options)
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
+        create_app()
 
 
 # -- lcspr_completion --------------------------------------------------------------------------
@@ -1326,3 +1332,67 @@ def test_the_case_list_filters_on_breached_and_due_before(api: Api, clock: Fixed
     )
     assert status == 201, body
     assert ids(breached="true") == {overdue.id, due_today.id}
+
+
+# -- what a clock keeps on record ----------------------------------------------------------
+
+
+def test_an_overdue_clock_cancelled_before_any_sweep_keeps_its_breach(
+    api: Api, clock: FixedClock
+) -> None:
+    # Aware 1 June 2026: notification due Monday 8 June; decided not notifiable on 12 June.
+    story = Story(api, clock, "2026-06-01")
+    story.fire(
+        "decide_not_notifiable",
+        "dsp_la",
+        "2026-06-12",
+        rationale="Criteria not met.",
+        alternative_learning="none",
+    )
+    notification = story.clock_of("panel_notification")
+    assert notification["status"] == "cancelled"
+    assert notification["breached_at"] == "2026-06-08T22:59:59Z"
+    # The rapid review was not yet due: cancelled with no breach.
+    assert story.clock_of("rapid_review")["breached_at"] is None
+
+
+def test_an_extension_to_a_date_already_past_is_breached_as_of_the_new_date(
+    api: Api, clock: FixedClock
+) -> None:
+    story = Story(api, clock, "2026-05-01")  # notification due Friday 8 May
+    clock.set(at("2026-06-17"))
+    status, body, _ = extend(
+        api, story.id, "panel_notification", new_due_on="2026-06-01", reason="Agreed late."
+    )
+    assert status == 201, body
+    assert (body["status"], body["due_on"]) == ("breached", "2026-06-01")
+    assert body["breached_at"] == "2026-06-01T22:59:59Z"
+
+
+def test_an_earlier_revised_completion_date_is_no_extension(api: Api, clock: FixedClock) -> None:
+    story = Story(api, clock, T2025.aware)
+    story.to_lcspr_in_progress(T2025)
+    story.fire(
+        "record_delay",
+        "chair",
+        "2026-01-10",
+        reason="Expected sooner after all.",
+        revised_completion_on="2026-01-15",
+        panel_and_sos_informed_on="2026-01-10",
+    )
+    review = story.clock_of("lcspr_completion")
+    assert (review["due_on"], review["extensions"]) == ("2026-02-28", [])
+
+
+def test_advisory_clocks_do_not_make_a_case_breached(api: Api, clock: FixedClock) -> None:
+    story = Story(api, clock, T2025.aware)
+    story.to_lcspr_in_progress(T2025)
+    # Two months after commissioning, no quality check recorded: the advisory clock is
+    # overdue, while the statutory ones are met or still running.
+    clock.set(at("2025-12-10"))
+    quality = story.clock_of("lcspr_quality_check")
+    assert (quality["status"], quality["kind"]) == ("breached", "advisory")
+    listed = api.client.get("/api/v1/cases?breached=true", headers=api.headers("chair")).json()
+    assert story.case["reference"] not in [c["reference"] for c in listed["items"]]
+    others = api.client.get("/api/v1/cases?breached=false", headers=api.headers("chair")).json()
+    assert story.case["reference"] in [c["reference"] for c in others["items"]]

@@ -39,6 +39,7 @@ class Outcome:
     status_code: int | None = None
     response: str | None = None
     error: str | None = None
+    permanent: bool = False  # no retry can succeed (e.g. the subscription was removed)
 
 
 def signing_key(secret: str) -> bytes:
@@ -92,12 +93,17 @@ class Sender:
     def close(self) -> None:
         self.client.close()
 
-    def send(self, delivery: Delivery, event: OutboxEvent, session: Session) -> Outcome:
+    def send(
+        self,
+        delivery: Delivery,
+        event: OutboxEvent,
+        subscription: WebhookSubscription | None = None,
+    ) -> Outcome:
+        """Send one delivery; no database session is held while it is on the wire."""
         try:
             if delivery.channel == "webhook":
-                subscription = session.get(WebhookSubscription, uuid.UUID(delivery.target))
                 if subscription is None or subscription.disabled_at is not None:
-                    return Outcome(False, error="subscription removed")
+                    return Outcome(False, error="subscription removed", permanent=True)
                 return self._webhook(subscription, event.payload)
             if delivery.channel == "email":
                 return self._email(delivery.target, event.payload)
@@ -206,7 +212,7 @@ def record(
         delivery.last_error = None
         return
     delivery.last_error = outcome.error or f"HTTP {outcome.status_code}"
-    if delivery.attempts >= settings.webhook_max_attempts:
+    if outcome.permanent or delivery.attempts >= settings.webhook_max_attempts:
         delivery.status = "dead"
         log.warning("delivery %s is dead after %d attempts", delivery.id, delivery.attempts)
         return

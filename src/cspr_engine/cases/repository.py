@@ -69,9 +69,11 @@ def list_visible(
     # which is met then.
     at_due = _met_at_due_keys()
     if filters.breached is not None:
-        # Breached: marked so by the sweep, or still pending past its due instant.
+        # Breached: a statutory clock marked so by the sweep, or still pending past its due
+        # instant. Advisory and local clocks alert, but are no statutory breach.
         breached = exists().where(
             col(Deadline.case_id) == col(Case.id),
+            col(Deadline.kind) == "statutory",
             (col(Deadline.status) == "breached")
             | (
                 (col(Deadline.status) == "pending")

@@ -203,7 +203,7 @@ def list_cases(
     workflow: Annotated[str | None, Query(max_length=64)] = None,
     breached: Annotated[
         bool | None,
-        Query(description="Only cases with (true) or without (false) a breached clock."),
+        Query(description="Only cases with (true) or without (false) a breached statutory clock."),
     ] = None,
     due_before: Annotated[
         date | None, Query(description="Only cases with a running clock due before this date.")

@@ -116,8 +116,9 @@ def _schedule(
 def start_option(clock: ClockDef) -> str | None:
     if not clock.start_options:
         return None
-    configured = get_settings().clock_start_options.get(clock.key)
-    return configured if configured in clock.start_options else clock.start_default
+    # Checked at start-up (workflow.service.check_clock_start_options): a configured option
+    # is one the clock offers.
+    return get_settings().clock_start_options.get(clock.key, clock.start_default)
 
 
 def start_events(clock: ClockDef) -> tuple[ClockEvent, ...]:
@@ -190,11 +191,14 @@ def start(
 
 
 def _close(deadline: Deadline, status: str, now: datetime) -> None:
+    if status == "cancelled":
+        deadline.cancelled_at = now
+        if deadline.breached_at is None and deadline.status == "pending" and now > deadline.due_at:
+            # Overdue when it was cancelled: the breach stays on record (for the reports).
+            deadline.breached_at = deadline.due_at
     deadline.status = status
     deadline.next_rung_at = None
     deadline.updated_at = now
-    if status == "cancelled":
-        deadline.cancelled_at = now
 
 
 def _event_date(
@@ -267,7 +271,9 @@ def on_event(
             current = open_instance(session, case, clock.key)
             if not event.matches(trigger, values) or current is None or new_due is None:
                 continue
-            if new_due != current.due_on:
+            # An extension only moves a due date later; an earlier revised date is recorded
+            # with the trigger (and in the audit) but is no new deadline.
+            if new_due > current.due_on:
                 reason = str(values.get("reason") or f"recorded by {trigger}")
                 _extend(
                     session,
@@ -346,7 +352,8 @@ def _extend(
     if deadline.due_at > now:
         deadline.status = "pending"
         deadline.breached_at = None
-    elif deadline.status == "pending":
+    else:
+        # Extended to a date that has passed too: breached, as of the new due instant.
         deadline.status = "breached"
         deadline.breached_at = deadline.due_at
     _schedule(deadline, definition, clock, calendar)
@@ -568,7 +575,7 @@ def present(
                 working_days_left=(
                     calendar.working_days_between(today, d.due_on) if status in OPEN else None
                 ),
-                met_on=d.met_on,
+                met_on=d.met_on or (d.due_on if status == "met" else None),
                 met_at=d.met_at,
                 breached_at=d.breached_at or (d.due_at if status == "breached" else None),
                 cancelled_at=d.cancelled_at,

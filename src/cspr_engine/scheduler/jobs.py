@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 from sqlmodel import Session
 
 from cspr_engine.alerts import delivery
-from cspr_engine.alerts.models import Delivery, OutboxEvent
+from cspr_engine.alerts.models import Delivery, OutboxEvent, WebhookSubscription
 from cspr_engine.config import Settings
 from cspr_engine.db import get_engine, writer_bind
 from cspr_engine.deadlines import service as deadline_service
@@ -20,8 +21,15 @@ log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 MAX_SWEEP_BATCHES = 2_000
-DELIVERY_BATCH = 50
+MAX_DELIVERY_BATCH = 50
 MAX_DELIVERY_BATCHES = 200
+
+
+def delivery_batch(settings: Settings) -> int:
+    """How many deliveries one sender leases at a time: few enough that it can try each of
+    them, even against receivers that time out, before its lease runs out."""
+    per_delivery = settings.webhook_timeout_seconds * 1.5
+    return max(1, min(MAX_DELIVERY_BATCH, int(settings.delivery_lease_seconds // per_delivery)))
 
 
 def sweep_deadlines(clock: Clock, *, batch: int = SWEEP_BATCH) -> int:
@@ -43,19 +51,26 @@ def deliver_alerts(clock: Clock, sender: delivery.Sender, settings: Settings) ->
     """Send every delivery that is due; returns how many succeeded."""
     engine = get_engine()
     lease = timedelta(seconds=settings.delivery_lease_seconds)
+    batch = delivery_batch(settings)
     succeeded = 0
     for _ in range(MAX_DELIVERY_BATCHES):
         with Session(writer_bind(engine)) as session:
-            ids = delivery.claim(session, now=clock.now(), lease=lease, limit=DELIVERY_BATCH)
+            ids = delivery.claim(session, now=clock.now(), lease=lease, limit=batch)
             session.commit()
         for delivery_id in ids:
-            with Session(engine) as session:
+            with Session(engine, expire_on_commit=False) as session:
                 row = session.get(Delivery, delivery_id)
                 event = session.get(OutboxEvent, row.event_id) if row else None
-                if row is None or event is None:  # pragma: no cover
-                    continue
-                started = time.monotonic()
-                outcome = sender.send(row, event, session)
+                subscription = (
+                    session.get(WebhookSubscription, uuid.UUID(row.target))
+                    if row is not None and row.channel == "webhook"
+                    else None
+                )
+                session.commit()  # end the read (keeping the rows) before anything is sent
+            if row is None or event is None:  # pragma: no cover
+                continue
+            started = time.monotonic()
+            outcome = sender.send(row, event, subscription)
             duration_ms = int((time.monotonic() - started) * 1000)
             with Session(writer_bind(engine)) as session:
                 delivery.record(
@@ -68,6 +83,6 @@ def deliver_alerts(clock: Clock, sender: delivery.Sender, settings: Settings) ->
                 )
                 session.commit()
             succeeded += int(outcome.succeeded)
-        if len(ids) < DELIVERY_BATCH:
+        if len(ids) < batch:
             break
     return succeeded

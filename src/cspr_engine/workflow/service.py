@@ -18,7 +18,7 @@ from cspr_engine.approvals import service as approvals_service
 from cspr_engine.audit import service as audit_service
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.models import Case
-from cspr_engine.config import get_settings
+from cspr_engine.config import ConfigurationError, get_settings
 from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import engine
@@ -31,6 +31,24 @@ from cspr_engine.workflow.registry import GuardContext
 def get_definitions() -> dict[tuple[str, int], WorkflowDefinition]:
     """Every workflow file, loaded and checked once; a bad file raises WorkflowFileError."""
     return load_definitions(get_settings().workflows_dir)
+
+
+def check_clock_start_options(options: dict[str, str]) -> None:
+    """Every configured clock start names a clock that offers that option (else the service
+    would count a statutory deadline from a start nobody chose)."""
+    for key, option in options.items():
+        clocks = [d.clocks[key] for d in get_definitions().values() if key in d.clocks]
+        configurable = [c for c in clocks if c.start_options]
+        if not configurable:
+            raise ConfigurationError(
+                f"CSPR_CLOCK_START_OPTIONS: no workflow has a clock {key!r} with start options"
+            )
+        for clock in configurable:
+            if option not in clock.start_options:
+                raise ConfigurationError(
+                    f"CSPR_CLOCK_START_OPTIONS: {key} may start from "
+                    f"{', '.join(sorted(clock.start_options))}, not {option!r}"
+                )
 
 
 def latest(name: str) -> WorkflowDefinition:
