@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _configure_logging() -> None:
+    # Ids and counts only: nothing in this service logs case content.
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    _configure_logging()
     settings = get_settings()
     uvicorn.run(
         "cspr_engine.main:create_app",
@@ -38,6 +48,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from cspr_engine.scheduler.runner import Scheduler
     from cspr_engine.workflow import service as workflow_service
 
+    _configure_logging()
     settings = get_settings()
     workflow_service.get_definitions()
     workflow_service.check_clock_start_options(settings.clock_start_options)
