@@ -183,6 +183,54 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    """Recompute every case's audit hash chain; name the first broken link."""
+    from cspr_engine.audit import chain
+
+    checked = 0
+    with _session() as session:
+        for case in chain.cases(session, args.case):
+            broken = chain.verify_case(session, case)
+            if broken is not None:
+                print(f"audit chain broken: {broken}", file=sys.stderr)
+                return 1
+            checked += 1
+    if args.case and not checked:
+        print(f"no case {args.case}", file=sys.stderr)
+        return 1
+    print(f"audit chain intact: {checked} case(s)")
+    return 0
+
+
+def cmd_export_audit_heads(args: argparse.Namespace) -> int:
+    """Each case's latest audit hash, one JSON object a line, to keep outside the database."""
+    import json
+
+    from cspr_engine.audit import chain
+
+    with _session() as session:
+        lines = [
+            json.dumps(
+                {
+                    "case_id": str(h.case_id),
+                    "case_reference": h.case_reference,
+                    "seq": h.seq,
+                    "hash": h.hash,
+                },
+                sort_keys=True,
+            )
+            for h in chain.heads(session)
+        ]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"wrote {len(lines)} chain head(s) to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cspr-engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -220,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default="cli")
     t.add_argument("--days", type=int, default=90, help="expiry in days (0: never)")
     t.set_defaults(func=cmd_create_token)
+    v = admin.add_parser("verify-audit", help="recompute the audit hash chains")
+    v.add_argument("--case", help="one case, by reference")
+    v.set_defaults(func=cmd_verify_audit)
+    e = admin.add_parser("export-audit-heads", help="each case's latest audit hash (JSON lines)")
+    e.add_argument("--output", help="a file (default: standard output)")
+    e.set_defaults(func=cmd_export_audit_heads)
     admin.add_parser(
         "seed-demo", help="a demo partnership and users (not in production)"
     ).set_defaults(func=cmd_seed_demo)

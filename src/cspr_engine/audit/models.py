@@ -1,4 +1,5 @@
-"""Table: audit events. Rows are only ever inserted; there is no update or delete path."""
+"""Table: audit events. Rows are only ever inserted; there is no update or delete path (and on
+PostgreSQL a trigger refuses one)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,7 @@ class AuditEvent(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_type=Text)
     basis: str | None = Field(default=None, sa_type=Text)
     request_id: str | None = Field(default=None, max_length=64)
+    # Tamper evidence: each event's hash covers its content and the hash of the case's
+    # previous event, so changing, removing or reordering any event breaks the chain.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(default="", max_length=64)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.audit import chain
 from cspr_engine.audit.models import AuditEvent
 from cspr_engine.cases.models import Case
 from cspr_engine.kit.requestid import current_request_id
@@ -45,5 +46,7 @@ def record(
         basis=basis,
         request_id=current_request_id(),
     )
+    event.prev_hash = chain.previous_hash(session, case.id, event.seq)
+    event.hash = chain.compute_hash(event)
     session.add(event)
     return event
