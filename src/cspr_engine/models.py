@@ -1,6 +1,6 @@
 """Every table, imported once so Alembic and the tests see the whole metadata."""
 
-from cspr_engine.accounts.models import ApiToken, Partnership, User
+from cspr_engine.accounts.models import ApiToken, Partnership, SignInAttempt, User, WebSession
 from cspr_engine.alerts.models import (
     AlertRecipient,
     Delivery,
@@ -9,13 +9,14 @@ from cspr_engine.alerts.models import (
     WebhookSubscription,
 )
 from cspr_engine.approvals.models import ApprovalVote
-from cspr_engine.audit.models import AuditEvent
+from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases.models import Case, CaseReferenceCounter
 from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
 from cspr_engine.idempotency.models import IdempotencyRecord
 from cspr_engine.kit.tables import metadata
 
 __all__ = [
+    "AccessEvent",
     "AlertRecipient",
     "ApiToken",
     "ApprovalVote",
@@ -30,7 +31,9 @@ __all__ = [
     "IdempotencyRecord",
     "OutboxEvent",
     "Partnership",
+    "SignInAttempt",
     "User",
+    "WebSession",
     "WebhookSubscription",
     "metadata",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
 from cspr_engine.kit.tables import UTCDateTime, json_type
@@ -32,7 +32,11 @@ class User(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_type=json_type())
     agency: str | None = Field(default=None, max_length=32)
     is_platform_admin: bool = False
+    # A partner agency's case system: signs in with API tokens only, never a password.
+    is_service_account: bool = False
     is_active: bool = True
+    # argon2id; None for service accounts and for people who have not set one yet.
+    password_hash: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -49,3 +53,31 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random secret; only its hash is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    secret_hash: str = Field(max_length=64, unique=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """Failed and successful sign-ins, for backoff after repeated failures (by e-mail)."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_email_at", "email", "at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=320)
+    client: str | None = Field(default=None, max_length=64)
+    succeeded: bool
+    at: datetime = Field(sa_type=UTCDateTime)

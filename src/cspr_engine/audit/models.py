@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cspr_engine.kit.tables import UTCDateTime, json_type
@@ -38,3 +38,28 @@ class AuditEvent(SQLModel, table=True):
     # previous event, so changing, removing or reordering any event breaks the chain.
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str = Field(default="", max_length=64)
+
+
+class AccessEvent(SQLModel, table=True):
+    """Every request that reads, changes or tries to reach a case, allowed or not. Kept apart
+    from the case's own chain: a read changes nothing, and a denied attempt may name a case
+    the caller must not learn exists."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        Index("ix_access_events_case_at", "case_id", "at"),
+        Index("ix_access_events_actor_at", "actor_id", "at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=300)
+    action: str = Field(max_length=64)  # e.g. case.read, case.list, case.transition
+    case_id: uuid.UUID | None = None  # no foreign key: a denied attempt may name no real case
+    outcome: str = Field(max_length=16)  # allowed | denied
+    status: int | None = None
+    request_id: str | None = Field(default=None, max_length=64)
