@@ -139,9 +139,44 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             roles=[r.strip() for r in args.roles.split(",") if r.strip()],
             agency=args.agency,
             now=_now(),
+            is_service_account=args.service_account,
         )
         session.commit()
         print(user.id)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The new password: one line of standard input with --password-stdin, else typed twice
+    at the terminal without echo."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        print("standard input is not a terminal: use --password-stdin", file=sys.stderr)
+        return None
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != password:
+        print("the two passwords differ", file=sys.stderr)
+        return None
+    return password
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    from cspr_engine.accounts import repository, service
+
+    password = _read_password(args)
+    if password is None:
+        return 1
+    with _session() as session:
+        user = repository.user_by_email(session, service.normalise_email(args.email))
+        if user is None:
+            print(f"no user {args.email}", file=sys.stderr)
+            return 1
+        service.set_password(session=session, user=user, password=password, now=_now())
+        session.commit()
+        print(f"password set for {user.email}; their web sessions have been ended")
     return 0
 
 
@@ -158,7 +193,12 @@ def cmd_create_token(args: argparse.Namespace) -> int:
         now = _now()
         expires = now + timedelta(days=args.days) if args.days else None
         _, secret = service.create_token(
-            session=session, user=user, name=args.name, now=now, expires_at=expires
+            session=session,
+            user=user,
+            name=args.name,
+            now=now,
+            expires_at=expires,
+            note="created with cspr-engine admin create-token",
         )
         session.commit()
     # Only the secret on stdout, so `TOKEN=$(cspr-engine admin create-token ...)` works.
@@ -180,6 +220,8 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
     print("Users (get a token with: .venv/bin/cspr-engine admin create-token EMAIL):")
     for email, _name, roles, agency in DEMO_USERS:
         print(f"  {email:<34} {','.join(roles)}{' (' + agency + ')' if agency else ''}")
+    print("Web sign-in (POST /api/v1/auth/sign-in) needs a password first:")
+    print("  .venv/bin/cspr-engine admin set-password EMAIL")
     return 0
 
 
@@ -262,7 +304,22 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--partnership", required=True, help="partnership code")
     u.add_argument("--roles", required=True, help="comma-separated, e.g. dsp or panel_chair")
     u.add_argument("--agency")
+    u.add_argument(
+        "--service-account",
+        action="store_true",
+        help="a partner's case system: API tokens only, never a password",
+    )
     u.set_defaults(func=cmd_create_user)
+    sp = admin.add_parser(
+        "set-password", help="set a user's web sign-in password (typed without echo)"
+    )
+    sp.add_argument("email")
+    sp.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (for scripts)",
+    )
+    sp.set_defaults(func=cmd_set_password)
     t = admin.add_parser("create-token", help="an API token; prints the secret once")
     t.add_argument("email")
     t.add_argument("--name", default="cli")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Words that mark a secret as a placeholder someone forgot to replace.
+_PLACEHOLDER = re.compile(r"change|default|example|password|secret|placeholder", re.IGNORECASE)
 
 
 class ConfigurationError(Exception):
@@ -32,6 +35,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     environment: Environment = Environment.development
     bootstrap_admin_token: str | None = None
+    # Web sign-in: the session cookie is `Secure` when this is set (production requires it),
+    # and a session lasts this many hours from sign-in.
+    cookie_secure: bool = False
+    session_hours: int = Field(default=8, ge=1, le=168)
+    # API tokens one user may be given per hour (a stolen session or token cannot mint many).
+    token_create_per_hour: int = Field(default=20, ge=1, le=1000)
     scheduler_enabled: bool = True
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
     workflows_dir: Path = PROJECT_ROOT / "workflows"
@@ -64,12 +73,22 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_weak_secrets_in_production(self) -> Settings:
+    def _refuse_weak_secrets(self) -> Settings:
+        # Outside development a secret must look random; production also needs TLS cookies.
+        if self.environment is Environment.development:
+            return self
         token = self.bootstrap_admin_token
-        if self.environment is Environment.production and token is not None and len(token) < 32:
+        if token is not None and (
+            len(token) < 32 or len(set(token)) < 10 or _PLACEHOLDER.search(token)
+        ):
             raise ValueError(
-                "CSPR_BOOTSTRAP_ADMIN_TOKEN must be at least 32 characters in production"
+                f"CSPR_BOOTSTRAP_ADMIN_TOKEN must be at least 32 random characters in "
+                f"{self.environment.value} (not a placeholder such as 'changeme')"
             )
+        if self.environment is Environment.production and not self.cookie_secure:
+            # Over plain HTTP the session cookie would travel in clear: a production service
+            # sits behind TLS, so a Secure cookie costs nothing there. (Tests use plain HTTP.)
+            raise ValueError("CSPR_COOKIE_SECURE must be true in production")
         return self
 
     @property

@@ -1,21 +1,56 @@
-"""Accounts: partnerships, users and tokens, and turning a bearer token into an Actor."""
+"""Accounts: partnerships, users, API tokens, passwords and web sessions; and turning a bearer
+token or a session cookie into an Actor. Who may manage whom is decided here too."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
+import uuid
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from cspr_engine.accounts.models import ApiToken, Partnership, User
-from cspr_engine.accounts.schemas import Actor, Agency, Role
+from cspr_engine.accounts import repository
+from cspr_engine.accounts.exceptions import (
+    EmailTaken,
+    PartnershipExists,
+    SignInBackoff,
+    SignInFailed,
+    TokenRateLimited,
+)
+from cspr_engine.accounts.models import ApiToken, Partnership, SignInAttempt, User, WebSession
+from cspr_engine.accounts.schemas import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    Actor,
+    Agency,
+    Role,
+)
 from cspr_engine.errors import Unauthenticated, Unprocessable
 
+log = logging.getLogger(__name__)
+
 TOKEN_PREFIX = "cspr_"
+# Bookkeeping times (a token's last use, a session's last request) are written at most this
+# often, so that authenticating a request is a write only now and then.
 LAST_USED_PRECISION = timedelta(minutes=5)
 PLATFORM_ADMIN_EMAIL = "platform-admin@localhost"
+
+# Sign-in backoff, by e-mail address: the first few failures within the window are free; after
+# that each attempt must wait after the latest failure, twice as long each time, at most the
+# window. Refused attempts count as failures, so hammering only extends the wait.
+SIGN_IN_WINDOW = timedelta(minutes=15)
+SIGN_IN_FREE_FAILURES = 5
+SIGN_IN_FIRST_WAIT = timedelta(minutes=1)
+
+# argon2id with the library's defaults (RFC 9106's second recommended profile, 64 MiB).
+_hasher = PasswordHasher()
 
 
 def hash_token(secret: str) -> str:
@@ -26,15 +61,25 @@ def new_token_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# -- partnerships and users ---------------------------------------------------------------------
+
+
 def create_partnership(*, session: Session, code: str, name: str, now: datetime) -> Partnership:
     code = code.strip().upper()
-    if not code.isalnum() or not 2 <= len(code) <= 16:
+    if not code.isalnum() or not code.isascii() or not 2 <= len(code) <= 16:
         raise Unprocessable("A partnership code is 2 to 16 letters or digits.")
-    if session.exec(select(Partnership).where(col(Partnership.code) == code)).first():
-        raise Unprocessable(f"Partnership {code} already exists.")
+    if repository.partnership_by_code(session, code) is not None:
+        raise PartnershipExists(f"Partnership {code} already exists.", code=code)
     partnership = Partnership(code=code, name=name.strip(), created_at=now)
     session.add(partnership)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # created by a concurrent request since the check above
+        raise PartnershipExists(f"Partnership {code} already exists.", code=code) from exc
     return partnership
 
 
@@ -48,8 +93,10 @@ def create_user(
     agency: str | None,
     now: datetime,
     is_platform_admin: bool = False,
+    is_service_account: bool = False,
 ) -> User:
-    """A user of one partnership (a platform admin belongs to none)."""
+    """A user of one partnership (a platform admin belongs to none). A service account is a
+    partner's case system: it authenticates with API tokens only."""
     unknown = [r for r in roles if r not in Role.__members__]
     if unknown:
         raise Unprocessable(f"Unknown role(s): {', '.join(unknown)}.")
@@ -59,9 +106,11 @@ def create_user(
         raise Unprocessable("A user other than a platform admin belongs to a partnership.")
     if "dsp" in roles and agency not in ("local_authority", "police", "health"):
         raise Unprocessable("A DSP acts for local_authority, police or health.")
-    email = email.strip().lower()
-    if session.exec(select(User).where(col(User.email) == email)).first():
-        raise Unprocessable(f"A user with e-mail {email} already exists.")
+    if is_service_account and is_platform_admin:
+        raise Unprocessable("A platform admin is a person, not a service account.")
+    email = normalise_email(email)
+    if repository.user_by_email(session, email) is not None:
+        raise EmailTaken(f"A user with e-mail {email} already exists.")
     user = User(
         email=email,
         display_name=display_name.strip(),
@@ -69,11 +118,45 @@ def create_user(
         roles=sorted(set(roles)),
         agency=agency,
         is_platform_admin=is_platform_admin,
+        is_service_account=is_service_account,
         created_at=now,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise EmailTaken(f"A user with e-mail {email} already exists.") from exc
     return user
+
+
+def is_admin(actor: Actor) -> bool:
+    """A platform admin, or a partnership's `admin`."""
+    return actor.is_platform_admin or ("admin" in actor.roles and actor.partnership_id is not None)
+
+
+def manages(actor: Actor, user: User) -> bool:
+    """Whether `actor` administers `user`: a platform admin everyone, an admin its partnership."""
+    if actor.is_platform_admin:
+        return True
+    return (
+        "admin" in actor.roles
+        and actor.partnership_id is not None
+        and user.partnership_id == actor.partnership_id
+    )
+
+
+def may_manage_tokens_of(actor: Actor, user: User) -> bool:
+    """See and revoke: one's own tokens, or (admins) those of any user one administers."""
+    return user.id == actor.user_id or manages(actor, user)
+
+
+def may_issue_token_for(actor: Actor, user: User) -> bool:
+    """Issue: for oneself, or (admins) for a service account one administers. An admin may
+    not mint a token for a person: it would read cases as them."""
+    return user.id == actor.user_id or (user.is_service_account and manages(actor, user))
+
+
+# -- API tokens ---------------------------------------------------------------------------------
 
 
 def create_token(
@@ -84,13 +167,23 @@ def create_token(
     now: datetime,
     expires_at: datetime | None = None,
     secret: str | None = None,
+    note: str | None = None,
+    per_hour: int | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new API token; the secret is returned once and only its hash is kept."""
+    """A new API token; the secret is returned once and only its hash is kept. With
+    `per_hour`, refuses (429) when the user was given that many tokens in the past hour."""
+    if expires_at is not None and expires_at <= now:
+        raise Unprocessable("expires_at must be in the future.")
+    if not user.is_active:
+        raise Unprocessable("The user is disabled.")
+    if per_hour is not None:
+        _check_token_rate(session=session, user=user, now=now, per_hour=per_hour)
     secret = secret or new_token_secret()
     token = ApiToken(
         user_id=user.id,
         name=name.strip()[:100],
         token_hash=hash_token(secret),
+        note=note,
         created_at=now,
         expires_at=expires_at,
     )
@@ -99,9 +192,30 @@ def create_token(
     return token, secret
 
 
+def _check_token_rate(*, session: Session, user: User, now: datetime, per_hour: int) -> None:
+    repository.serialise_on(session, f"tokens:{user.id}")
+    hour = timedelta(hours=1)
+    recent = repository.token_times_since(session, user_id=user.id, since=now - hour)
+    if len(recent) < per_hour:
+        return
+    # Room for one more once enough of them are more than an hour old.
+    frees_at = recent[len(recent) - per_hour] + hour
+    raise TokenRateLimited(
+        f"At most {per_hour} API tokens may be created for one user per hour.",
+        retry_after=math.ceil((frees_at - now).total_seconds()),
+    )
+
+
+def revoke_token(*, token: ApiToken, now: datetime) -> None:
+    """Revoke `token` (from this instant it authenticates nothing); revoking twice keeps the
+    first time."""
+    if token.revoked_at is None:
+        token.revoked_at = now
+
+
 def ensure_bootstrap_admin(*, session: Session, secret: str, now: datetime) -> User | None:
     """Create the platform admin holding `secret` as its token, unless a platform admin exists."""
-    if session.exec(select(User).where(col(User.is_platform_admin).is_(True))).first():
+    if repository.any_platform_admin(session):
         return None
     admin = create_user(
         session=session,
@@ -117,22 +231,13 @@ def ensure_bootstrap_admin(*, session: Session, secret: str, now: datetime) -> U
     return admin
 
 
-def authenticate(*, session: Session, secret: str, now: datetime) -> Actor:
-    """The Actor behind a bearer token; Unauthenticated if it is unknown, revoked or expired."""
-    row = session.exec(
-        select(ApiToken, User, Partnership)
-        .join(User, col(User.id) == col(ApiToken.user_id))
-        .outerjoin(Partnership, col(Partnership.id) == col(User.partnership_id))
-        .where(col(ApiToken.token_hash) == hash_token(secret))
-        .where(col(ApiToken.revoked_at).is_(None))
-        .where(or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now))
-        .where(col(User.is_active).is_(True))
-    ).first()
-    if row is None:
-        raise Unauthenticated("The token is unknown, revoked or expired.")
-    token, user, partnership = row
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
-        token.last_used_at = now
+def _actor(
+    user: User,
+    partnership: Partnership | None,
+    *,
+    token_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+) -> Actor:
     return Actor(
         user_id=user.id,
         partnership_id=user.partnership_id,
@@ -140,5 +245,151 @@ def authenticate(*, session: Session, secret: str, now: datetime) -> Actor:
         roles=frozenset(user.roles),
         agency=user.agency,
         is_platform_admin=user.is_platform_admin,
-        token_id=token.id,
+        token_id=token_id,
+        session_id=session_id,
     )
+
+
+def authenticate(*, session: Session, secret: str, now: datetime) -> Actor:
+    """The Actor behind a bearer token; Unauthenticated if it is unknown, revoked or expired."""
+    found = repository.live_token(session, token_hash=hash_token(secret), now=now)
+    if found is None:
+        raise Unauthenticated("The token is unknown, revoked or expired.")
+    token, user, partnership = found
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        token.last_used_at = now
+    return _actor(user, partnership, token_id=token.id)
+
+
+# -- passwords and web sessions -----------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+@cache
+def _stand_in_hash() -> str:
+    # Verified against when there is no real hash, so an unknown e-mail costs as much time as
+    # a wrong password and the two cannot be told apart by timing.
+    return _hasher.hash(secrets.token_urlsafe(24))
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _stand_in_hash(), password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(*, session: Session, user: User, password: str, now: datetime) -> None:
+    """Give `user` a new password (argon2id) and end its open web sessions. Service accounts
+    have no password: they use API tokens."""
+    if user.is_service_account:
+        raise Unprocessable("A service account signs in with API tokens, never a password.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Unprocessable(f"A password has at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Unprocessable(f"A password has at most {MAX_PASSWORD_LENGTH} characters.")
+    if password.strip().lower() == user.email:
+        raise Unprocessable("A password may not be the e-mail address.")
+    user.password_hash = hash_password(password)
+    for open_session in repository.open_web_sessions(session, user_id=user.id):
+        open_session.ended_at = now
+    session.flush()
+
+
+def sign_in_wait(*, session: Session, email: str, now: datetime) -> timedelta | None:
+    """How long sign-ins for `email` must still wait, or None when one may be tried now."""
+    recent = repository.recent_attempts(
+        session, email=email, since=now - SIGN_IN_WINDOW, limit=SIGN_IN_FREE_FAILURES + 8
+    )
+    failures: list[datetime] = []
+    for at, succeeded in recent:
+        if succeeded:  # a successful sign-in starts the count afresh
+            break
+        failures.append(at)
+    if len(failures) < SIGN_IN_FREE_FAILURES:
+        return None
+    doublings = len(failures) - SIGN_IN_FREE_FAILURES
+    wait = min(SIGN_IN_WINDOW, SIGN_IN_FIRST_WAIT * 2**doublings)
+    until = failures[0] + wait
+    return until - now if until > now else None
+
+
+def sign_in(
+    *,
+    session: Session,
+    email: str,
+    password: str,
+    client: str | None,
+    now: datetime,
+    session_hours: int,
+    previous_secret: str | None = None,
+) -> tuple[User, WebSession, str]:
+    """Check an e-mail and password and open a web session; returns the user, the session and
+    the cookie's secret (only its hash is kept). Every attempt is recorded, refused ones too:
+    the caller must commit after SignInFailed or SignInBackoff as well."""
+    email = normalise_email(email)[:320]
+    repository.serialise_on(session, f"sign-in:{email}")
+    wait = sign_in_wait(session=session, email=email, now=now)
+    attempt = SignInAttempt(
+        email=email, client=client[:64] if client else None, succeeded=False, at=now
+    )
+    session.add(attempt)
+    if wait is not None:
+        # The password is not even looked at while backing off.
+        log.info("sign-in refused: backing off after repeated failures")
+        raise SignInBackoff(
+            "Too many failed sign-ins for this e-mail address; wait before trying again.",
+            retry_after=math.ceil(wait.total_seconds()),
+        )
+    user = repository.user_by_email(session, email)
+    matches = _password_matches(user.password_hash if user else None, password)
+    if user is None or not matches or not user.is_active or user.is_service_account:
+        log.info("sign-in failed")
+        raise SignInFailed()
+    attempt.succeeded = True
+    assert user.password_hash is not None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if previous_secret:
+        # A fresh session on every sign-in; the one the browser held before is ended, so a
+        # planted cookie cannot be carried into a signed-in session.
+        end_session_by_secret(session=session, secret=previous_secret, now=now)
+    secret = secrets.token_urlsafe(32)
+    web_session = WebSession(
+        user_id=user.id,
+        secret_hash=hash_token(secret),
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + timedelta(hours=session_hours),
+        last_seen_at=now,
+    )
+    session.add(web_session)
+    session.flush()
+    log.info("sign-in: user %s, session %s", user.id, web_session.id)
+    return user, web_session, secret
+
+
+def authenticate_session(*, session: Session, secret: str, now: datetime) -> tuple[Actor, str]:
+    """The Actor behind a session cookie and the session's CSRF token; Unauthenticated when
+    the session is unknown, ended or expired."""
+    found = repository.live_web_session(session, secret_hash=hash_token(secret), now=now)
+    if found is None:
+        raise Unauthenticated("The session has ended or expired: sign in again.")
+    web_session, user, partnership = found
+    if now - web_session.last_seen_at > LAST_USED_PRECISION:
+        web_session.last_seen_at = now
+    return _actor(user, partnership, session_id=web_session.id), web_session.csrf_token
+
+
+def end_session(*, web_session: WebSession, now: datetime) -> None:
+    if web_session.ended_at is None:
+        web_session.ended_at = now
+
+
+def end_session_by_secret(*, session: Session, secret: str, now: datetime) -> None:
+    found = repository.live_web_session(session, secret_hash=hash_token(secret), now=now)
+    if found is not None:
+        end_session(web_session=found[0], now=now)
