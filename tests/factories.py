@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -334,3 +334,100 @@ def deliver(clock: Any) -> int:
         return jobs.deliver_alerts(clock, sender, settings)
     finally:
         sender.close()
+
+
+# -- accounts helpers (tests/accounts) -------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+def set_password(email: str, password: str = PASSWORD) -> None:
+    """Give an existing user a web sign-in password (what `admin set-password` does)."""
+    from cspr_engine.accounts import repository
+
+    with Session(get_engine()) as session:
+        user = repository.user_by_email(session, email)
+        assert user is not None, email
+        accounts_service.set_password(
+            session=session, user=user, password=password, now=datetime.now(UTC)
+        )
+        session.commit()
+
+
+def create_platform_admin(now: datetime, email: str = "root@platform.example") -> str:
+    """A platform admin (no partnership) and an API token for it; returns the token."""
+    with Session(get_engine()) as session:
+        user = accounts_service.create_user(
+            session=session,
+            email=email,
+            display_name="Platform admin",
+            partnership=None,
+            roles=["admin"],
+            agency=None,
+            now=now,
+            is_platform_admin=True,
+        )
+        _, secret = accounts_service.create_token(session=session, user=user, name="tests", now=now)
+        session.commit()
+    return secret
+
+
+def sign_in(
+    client: TestClient, email: str, password: str = PASSWORD, **headers: str
+) -> httpx.Response:
+    return client.post(
+        "/api/v1/auth/sign-in", json={"email": email, "password": password}, headers=headers
+    )
+
+
+# -- access helpers (tests/access) ------------------------------------------------------------
+
+
+def access_events(**where: Any) -> list[dict[str, Any]]:
+    """Rows of the access log, oldest first, straight from the database; `where` filters on
+    columns (`request_id=...`, `actor_id=...`); ids compare as strings."""
+    import uuid
+
+    from sqlmodel import col, select
+
+    from cspr_engine.audit.models import AccessEvent
+
+    query = select(AccessEvent).order_by(col(AccessEvent.at), col(AccessEvent.id))
+    for name, value in where.items():
+        column = getattr(AccessEvent, name)
+        if name.endswith("_id") and name != "request_id" and isinstance(value, str):
+            value = uuid.UUID(value)
+        query = query.where(col(column).is_(None) if value is None else col(column) == value)
+    with Session(get_engine()) as session:
+        rows = session.exec(query).all()
+    return [
+        {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in row.model_dump().items()}
+        for row in rows
+    ]
+
+
+# Everything a request about a case or a subscription could change (the access log aside).
+STORED_TABLES = (
+    "cases",
+    "audit_events",
+    "approval_votes",
+    "deadlines",
+    "deadline_extensions",
+    "outbox_events",
+    "alert_recipients",
+    "alert_deliveries",
+    "webhook_subscriptions",
+    "idempotency_keys",
+    "case_reference_counters",
+)
+
+
+def stored() -> dict[str, list[str]]:
+    """Every row of STORED_TABLES, as sorted text, to prove a refused request changed none."""
+    from sqlalchemy import text
+
+    with get_engine().connect() as conn:
+        return {
+            table: sorted(repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {table}")))
+            for table in STORED_TABLES
+        }

@@ -3,7 +3,8 @@
     CsprError (500: never raised as such)
      ├── BadRequest (400) ........ MalformedBody
      ├── Unauthenticated (401)
-     ├── Forbidden (403) ......... TriggerForbidden, NotAGateParty
+     ├── Forbidden (403) ......... TriggerForbidden, NotAGateParty, CreateForbidden,
+     │                             ExtensionForbidden, AccessLogForbidden
      ├── NotFound (404) .......... CaseNotFound, WorkflowNotFound, GateNotFound, RouteNotFound
      ├── MethodNotAllowed (405)
      ├── Conflict (409) .......... InvalidTransition, GuardRejected, ConcurrentUpdate, GateClosed
@@ -268,5 +269,8 @@ def install_handlers(app: FastAPI) -> None:
         )
         body = CsprError().to_problem(request.url.path)
         body["request_id"] = request_id
-        headers = {"x-request-id": request_id} if request_id else None
-        return problem_response(500, body, headers)
+        # Outside the middleware too: the security headers it meant to add (kit.headers).
+        headers = dict(getattr(request.state, "security_headers", None) or [])
+        if request_id:
+            headers["x-request-id"] = request_id
+        return problem_response(500, body, headers or None)

@@ -12,11 +12,13 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlmodel import Session
 
 from cspr_engine import __version__
+from cspr_engine.access import policy
+from cspr_engine.access.middleware import AccessLogMiddleware
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.api.openapi import operation_id
 from cspr_engine.api.router import api_router
 from cspr_engine.cases.exceptions import ConcurrentUpdate
-from cspr_engine.config import Settings, get_settings
+from cspr_engine.config import ConfigurationError, Settings, get_settings
 from cspr_engine.db import get_engine, is_write_conflict
 from cspr_engine.errors import (
     CsprError,
@@ -27,7 +29,9 @@ from cspr_engine.errors import (
 )
 from cspr_engine.health.router import router as health_router
 from cspr_engine.kit.clock import SystemClock
+from cspr_engine.kit.headers import SecurityHeadersMiddleware
 from cspr_engine.kit.limits import BodyLimitMiddleware
+from cspr_engine.kit.logs import install_log_filters
 from cspr_engine.kit.requestid import RequestIdMiddleware
 from cspr_engine.workflow import service as workflow_service
 
@@ -75,6 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Load every workflow file now: a bad file stops the service with its name and fault.
     workflow_service.get_definitions()
     workflow_service.check_clock_start_options(settings.clock_start_options)
+    faults = [
+        f for d in workflow_service.get_definitions().values() for f in policy.check_workflow(d)
+    ]
+    if faults:
+        raise ConfigurationError("workflow grants a read-only role a change: " + "; ".join(faults))
+    install_log_filters()
     app = FastAPI(
         title="cspr_engine",
         version=__version__,
@@ -108,8 +118,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return problem_response(err.status, err.to_problem(request.url.path))
 
+    # Outermost last: security headers on everything; the request id known to everything
+    # inside; the access log row written once the request (and its transaction) is over.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_paths=[p for p in docs_paths if p],
+        # Behind TLS (the session cookie is Secure): browsers are told to keep to HTTPS.
+        hsts=settings.cookie_secure,
+    )
     app.include_router(health_router)
     app.include_router(api_router)
     return app

@@ -27,6 +27,9 @@ PERSON: dict[str, tuple[frozenset[str], str | None]] = {
 }
 DSP_GATE = "dsp_joint_decision"
 DSP_PARTIES = ["dsp:local_authority", "dsp:police", "dsp:health"]
+# Who may not read a police referral: the admin holds no case role, and a referrer reads only
+# its own agency's referrals (access.policy).
+NOT_READERS = ("admin", "referrer_education")
 # People whose `allowed_triggers` is checked at every step, besides the one who fired.
 OBSERVERS = ("chair", "business", "dsp_la", "dsp_police", "referrer", "scrutineer")
 
@@ -416,6 +419,10 @@ def test_path_to_closed(api: Api, directory: Directory, steps: list[Step]) -> No
     assert final["closed_at"] is not None
     assert datetime.fromisoformat(final["closed_at"]) == NOW
     for who in PERSON:
+        if who in NOT_READERS:
+            response = api.client.get(f"/api/v1/cases/{case_id}", headers=api.headers(who))
+            assert response.status_code == 404, who
+            continue
         assert api.get_case(case_id, who=who)["allowed_triggers"] == []
 
     events = api.events(case_id, who="scrutineer")

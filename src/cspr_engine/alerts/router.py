@@ -10,11 +10,13 @@ from fastapi import APIRouter, Path, Response, status
 from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
+from cspr_engine.access import policy
 from cspr_engine.accounts.dependencies import ActorDep
 from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.alerts.models import AlertRecipient, OutboxEvent, WebhookSubscription
 from cspr_engine.alerts.schemas import AlertList, AlertRead, WebhookCreate, WebhookRead
+from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import Forbidden, InvalidQuery, MalformedBody, NotFound, error_responses
 from cspr_engine.kit.clock import ClockDep
@@ -41,9 +43,12 @@ def inbox(
     query = (
         select(OutboxEvent)
         .join(AlertRecipient, col(AlertRecipient.event_id) == col(OutboxEvent.id))
+        .outerjoin(Case, col(Case.id) == col(OutboxEvent.case_id))
         .where(
             col(AlertRecipient.partnership_id) == actor.partnership_id,
             col(AlertRecipient.role).in_(sorted(actor.roles)),
+            # An alert about a case shows only to those who may read the case.
+            col(OutboxEvent.case_id).is_(None) | policy.readable_cases(actor),
         )
         .distinct()
         .order_by(col(OutboxEvent.occurred_at).desc(), col(OutboxEvent.id).desc())
@@ -88,7 +93,7 @@ def _admin_partnership(session: Session, actor: Actor, code: str | None) -> Part
         if found is None:
             raise InvalidQuery(f"There is no partnership {code!r}.", parameter="partnership")
         return found
-    if "admin" not in actor.roles or actor.partnership_id is None:
+    if not policy.may(actor, policy.Permission.manage_webhooks) or actor.partnership_id is None:
         raise Forbidden("Only an administrator manages webhook subscriptions.")
     own = session.get(Partnership, actor.partnership_id)
     if own is None or (code is not None and code.upper() != own.code):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from cspr_engine.access.router import router as access_router
+from cspr_engine.accounts.router import router as accounts_router
 from cspr_engine.alerts.router import router as alerts_router
 from cspr_engine.cases.router import router as cases_router
 from cspr_engine.deadlines.router import router as deadlines_router
@@ -14,3 +16,5 @@ api_router.include_router(workflows_router)
 api_router.include_router(cases_router)
 api_router.include_router(deadlines_router)
 api_router.include_router(alerts_router)
+api_router.include_router(accounts_router)
+api_router.include_router(access_router)

@@ -1,12 +1,16 @@
-"""CaseDep: the case named in the path, if the caller may see it (404 otherwise, never 403)."""
+"""CaseDep: the case named in the path, if the caller may read it (404 otherwise, never 403).
+
+Whether it may is access.policy's call; the attempt, allowed or refused, goes to the access log.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
-from cspr_engine.accounts.dependencies import ActorDep
+from cspr_engine.access import service as access_service
+from cspr_engine.access.dependencies import LoggedActorDep
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.exceptions import CaseNotFound
 from cspr_engine.cases.models import Case
@@ -19,10 +23,15 @@ CaseKey = Annotated[
 ]
 
 
-def get_case_or_404(case_id: CaseKey, session: SessionDep, actor: ActorDep) -> Case:
+def get_case_or_404(
+    request: Request, case_id: CaseKey, session: SessionDep, actor: LoggedActorDep
+) -> Case:
     case = case_repository.get_visible(session, actor, case_id)
     if case is None:
+        attempted = case_repository.attempted_case_id(session, case_id)
+        access_service.note_case(request.scope, attempted, denied=True)
         raise CaseNotFound("No case with that id or reference is visible to you.")
+    access_service.note_case(request.scope, case.id)
     return case
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from cspr_engine.access import policy
+from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.cases.exceptions import ConcurrentUpdate, StaleVersion
 from cspr_engine.cases.models import Case, CaseReferenceCounter
@@ -19,20 +21,44 @@ from cspr_engine.deadlines.models import Deadline
 
 
 def visible(actor: Actor) -> SelectOfScalar[Case]:
-    """Cases the actor may see: those of its own partnership."""
-    return select(Case).where(col(Case.partnership_id) == actor.partnership_id)
+    """Cases the actor may read (access.policy decides which)."""
+    return select(Case).where(policy.readable_cases(actor))
+
+
+def _by_key(query: SelectOfScalar[Case], key: str) -> SelectOfScalar[Case] | None:
+    """`query` narrowed to the case named by id or by human reference (`TW-2026-0007`); None
+    for a key that cannot name a case."""
+    if len(key) > 64 or "\x00" in key:
+        return None
+    try:
+        return query.where(col(Case.id) == uuid.UUID(key))
+    except ValueError:
+        return query.where(col(Case.reference) == key.upper())
 
 
 def get_visible(session: Session, actor: Actor, key: str) -> Case | None:
-    """By id, or by human reference (`TW-2026-0007`)."""
-    if actor.partnership_id is None or len(key) > 64 or "\x00" in key:
-        return None
-    query = visible(actor)
+    """By id, or by human reference (`TW-2026-0007`), if the actor may read it."""
+    query = _by_key(visible(actor), key)
+    return session.exec(query).first() if query is not None else None
+
+
+def attempted_case_id(session: Session, key: str) -> uuid.UUID | None:
+    """The case a refused request named, whoever it belongs to: for the access log only,
+    never for an answer. An id is taken as given (a guess may name no case)."""
     try:
-        query = query.where(col(Case.id) == uuid.UUID(key))
+        return uuid.UUID(key)
     except ValueError:
-        query = query.where(col(Case.reference) == key.upper())
-    return session.exec(query).first()
+        pass
+    query = _by_key(select(Case), key)
+    if query is None:
+        return None
+    # References begin with their partnership's code: look there, on the unique index.
+    code = key.upper().rsplit("-", 2)[0]
+    query = query.join(Partnership, col(Partnership.id) == col(Case.partnership_id)).where(
+        col(Partnership.code) == code
+    )
+    found = session.exec(query).first()
+    return found.id if found is not None else None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from cspr_engine.access import service as access_service
+from cspr_engine.access.dependencies import LoggedActorDep
 from cspr_engine.accounts.dependencies import ActorDep
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.approvals import service as approvals_service
@@ -163,14 +165,17 @@ def _run_command(
     ),
 )
 def create_case(
+    request: Request,
     payload: CaseCreate,
     session: SessionDep,
-    actor: ActorDep,
+    actor: LoggedActorDep,
     clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     def create(now: datetime) -> Case:
-        return case_service.create_case(session=session, payload=payload, actor=actor, now=now)
+        case = case_service.create_case(session=session, payload=payload, actor=actor, now=now)
+        access_service.note_case(request.scope, case.id)
+        return case
 
     return _run_command(
         session,
@@ -192,7 +197,7 @@ def create_case(
 )
 def list_cases(
     session: SessionDep,
-    actor: ActorDep,
+    actor: LoggedActorDep,
     state: Annotated[
         str | None, Query(max_length=64, description="Only cases in this state.")
     ] = None,

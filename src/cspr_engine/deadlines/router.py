@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query, status
 from fastapi.responses import JSONResponse
 
+from cspr_engine.access import policy
 from cspr_engine.accounts.dependencies import ActorDep
 from cspr_engine.cases.dependencies import CaseDep
 from cspr_engine.cases.exceptions import CaseNotFound, ConcurrentUpdate, StaleVersion
@@ -136,7 +137,7 @@ def list_holidays(
 def add_holiday(
     body: HolidayCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HolidayRead:
-    if not (actor.is_platform_admin or "admin" in actor.roles):
+    if not policy.may(actor, policy.Permission.manage_calendar):
         raise Forbidden("Only an administrator may change the calendar.")
     now = clock.now()
     deadline_service.add_holiday(

@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from cspr_engine.alerts.delivery import Sender
 from cspr_engine.config import Settings
 from cspr_engine.kit.clock import Clock, SystemClock
+from cspr_engine.kit.logs import install_log_filters
 from cspr_engine.scheduler import jobs
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        install_log_filters()  # the worker runs without the app (`cspr-engine worker`)
         self.settings = settings
         self.clock = clock or SystemClock()
         self.sender = Sender(settings)

@@ -1,0 +1,1 @@
+"""Authorisation in one place (policy), and the access log of who reached for which case."""

@@ -1,0 +1,122 @@
+"""Who may see and do what: the one place authorisation is decided.
+
+Two tables below hold every rule that is not the workflow's own:
+
+- `CASE_READ`: how far each role reaches into its partnership's cases. An actor reaches as far
+  as its widest role; nothing reaches another partnership's cases (they are 404, never 403).
+- `PERMISSIONS`: the non-case actions and the roles that may take them.
+
+Changing a case is the workflow's business: `workflows/*.yaml` names the roles that may open a
+case, fire each trigger, vote at each gate and extend each clock (enforced by
+`workflow.engine.check_trigger`, `approvals.service.cast_vote`, `deadlines.service.extend`).
+`check_workflow` holds those files to this module's one rule about writes: the roles in
+`READ_ONLY_ROLES` change nothing, whatever a workflow file says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import IntEnum, StrEnum
+
+from sqlalchemy import and_, false, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from cspr_engine.accounts.schemas import Actor, Role
+from cspr_engine.cases.models import Case
+from cspr_engine.workflow.definitions import RoleRef, WorkflowDefinition
+
+
+class Reach(IntEnum):
+    """How many of its own partnership's cases a role reads (ordered: wider is larger)."""
+
+    none = 0  # no case content at all
+    referred = 1  # cases its agency referred, it opened, or its agency was asked to contribute to
+    partnership = 2  # every case of its partnership
+
+
+CASE_READ: Mapping[str, Reach] = {
+    Role.panel_chair: Reach.partnership,
+    Role.business_unit: Reach.partnership,
+    Role.dsp: Reach.partnership,
+    Role.lsp: Reach.partnership,
+    Role.scrutineer: Reach.partnership,
+    Role.qpd: Reach.partnership,
+    Role.referrer: Reach.referred,
+    # Manages accounts, tokens, webhooks and the calendar; reads a case only through another role.
+    Role.admin: Reach.none,
+}
+
+
+class Permission(StrEnum):
+    read_access_log = "read_access_log"  # who read a case, and who tried to
+    manage_webhooks = "manage_webhooks"
+    manage_calendar = "manage_calendar"
+
+
+PERMISSIONS: Mapping[Permission, frozenset[str]] = {
+    Permission.read_access_log: frozenset({Role.panel_chair, Role.scrutineer}),
+    Permission.manage_webhooks: frozenset({Role.admin}),
+    Permission.manage_calendar: frozenset({Role.admin}),
+}
+# What a platform admin (no partnership, no case role) may do.
+PLATFORM_ADMIN: frozenset[Permission] = frozenset(
+    {Permission.manage_webhooks, Permission.manage_calendar}
+)
+
+# Roles that never change a case: the independent scrutineer reads everything in its
+# partnership and changes nothing; an admin reads no case content, so it changes none either.
+READ_ONLY_ROLES: frozenset[str] = frozenset({Role.scrutineer, Role.admin})
+
+
+def reach(actor: Actor) -> Reach:
+    """How far `actor` reads into its own partnership's cases: its widest role decides."""
+    if actor.is_platform_admin or actor.partnership_id is None:
+        return Reach.none
+    return max((CASE_READ.get(role, Reach.none) for role in actor.roles), default=Reach.none)
+
+
+def readable_cases(actor: Actor) -> ColumnElement[bool]:
+    """The cases `actor` may read, as a WHERE clause on `cases` (for single reads, lists and
+    anything joined to a case, such as the alert inbox)."""
+    widest = reach(actor)
+    if widest is Reach.none:
+        return false()
+    own_partnership = col(Case.partnership_id) == actor.partnership_id
+    if widest is Reach.partnership:
+        return own_partnership
+    mine = [col(Case.created_by) == actor.user_id]
+    if actor.agency is not None:
+        mine.append(col(Case.referring_agency) == actor.agency)
+    mine.append(asked_to_contribute(actor))
+    return and_(own_partnership, or_(*mine))
+
+
+def asked_to_contribute(actor: Actor) -> ColumnElement[bool]:
+    """The hook for cases `actor`'s agency was asked to contribute to (statutory guidance: a
+    referrer reads those too). Nothing asks yet; information requests will answer here with
+    `exists()` on a request addressed to `actor.agency` for `Case.id`."""
+    return false()
+
+
+def may(actor: Actor, permission: Permission) -> bool:
+    if actor.is_platform_admin:
+        return permission in PLATFORM_ADMIN
+    return actor.partnership_id is not None and bool(actor.roles & PERMISSIONS[permission])
+
+
+def check_workflow(definition: WorkflowDefinition) -> list[str]:
+    """Faults where `definition` lets a read-only role change a case (empty: none)."""
+    grants: list[tuple[str, tuple[RoleRef, ...]]] = [("create", definition.create.role_refs)]
+    grants += [(f"trigger {t.name}", t.role_refs) for t in definition.triggers.values()]
+    grants += [(f"gate {g.name}", g.party_refs) for g in definition.gates.values()]
+    grants += [
+        (f"clock {c.key} extendable_by", tuple(map(RoleRef.parse, c.extendable_by)))
+        for c in definition.clocks.values()
+    ]
+    return [
+        f"{definition.name} v{definition.version} {where}: {ref.role} changes nothing"
+        for where, refs in grants
+        for ref in refs
+        if ref.role in READ_ONLY_ROLES
+    ]
