@@ -4,6 +4,7 @@ uvicorn server; a frozen clock."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -25,7 +26,7 @@ from cspr_engine.config import get_settings
 from cspr_engine.db import build_engine, get_engine
 from cspr_engine.kit.clock import FixedClock, get_clock
 from cspr_engine.kit.tables import metadata
-from tests.factories import Api, Directory, make_directory
+from tests.factories import Api, Directory, issued_tokens, make_directory
 
 # The suite's "now": Wednesday 17 June 2026, 10:00 in London.
 NOW = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
@@ -80,6 +81,39 @@ def _configured(database_url: str) -> Iterator[None]:
             os.environ[key] = value
     get_settings.cache_clear()
     get_engine.cache_clear()
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is still no leak
+            self.lines.append(str(record.msg))
+
+
+# What the fixtures put in cases and headers: none of it may reach a log line.
+FIXTURE_SECRETS = (
+    "Infant admitted with unexplained fractures",
+    "POL-2026-118",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_case_content_in_logs() -> Iterator[None]:
+    """Every log record of the whole run, at every level the loggers are set to, checked at
+    the end for the fixtures' case content and for the API tokens the tests used."""
+    collector = _Collector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    yield
+    root.removeHandler(collector)
+    secrets = [*FIXTURE_SECRETS, *issued_tokens()]
+    leaks = [line for line in collector.lines for s in secrets if s in line]
+    assert not leaks, f"case content or a token reached the logs: {leaks[:3]}"
 
 
 @pytest.fixture(autouse=True)

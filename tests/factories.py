@@ -45,6 +45,14 @@ class Directory:
         return self.tokens[partnership][who]
 
 
+_ISSUED: list[str] = []
+
+
+def issued_tokens() -> list[str]:
+    """Every API token the fixtures issued in this run (the log check looks for them)."""
+    return list(_ISSUED)
+
+
 def create_partnership(session: Session, code: str, now: datetime) -> Partnership:
     return accounts_service.create_partnership(
         session=session, code=code, name=f"{code} Safeguarding Children Partnership", now=now
@@ -72,6 +80,7 @@ def make_directory(now: datetime) -> Directory:
                     session=session, user=user, name="tests", now=now
                 )
                 directory.tokens[code][key] = secret
+                _ISSUED.append(secret)
                 directory.user_ids[code][key] = str(user.id)
         session.commit()
     return directory
