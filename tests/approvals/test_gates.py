@@ -430,3 +430,21 @@ def test_a_decision_cannot_predate_the_awareness_of_the_incident(api: Api) -> No
         }
     ]
     assert snapshot(case_id) == before
+
+
+def test_a_dsp_cannot_vote_for_another_agency(api: Api) -> None:
+    # The party is the voter's own agency; a body that names another one is refused outright.
+    case_id = in_dsp_decision(api)
+    before = snapshot(case_id)
+    response = api.client.post(
+        f"/api/v1/cases/{case_id}/approvals/dsp_joint_decision",
+        json={"decision": "agree", "rationale": "For health too.", "agency": "health"},
+        headers=api.headers("dsp_police"),
+    )
+    body = problem(response, 422, "invalid-data")
+    assert [e["loc"] for e in body["errors"]] == ["agency"]
+    assert snapshot(case_id) == before
+    # Voting as itself records the police, never the health, DSP.
+    gate = voted(api.vote(case_id, "dsp_police", "agree"))
+    assert latest_votes(gate).keys() == {"dsp:police"}
+    assert "dsp:health" in gate["missing"]
