@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,7 +24,7 @@ from cspr_engine.config import get_settings
 from cspr_engine.db import build_engine, get_engine
 from cspr_engine.kit.clock import FixedClock, get_clock
 from cspr_engine.kit.tables import metadata
-from tests.factories import Api, Directory, issued_tokens, make_directory
+from tests.factories import Api, Directory, issued_tokens, make_directory, uvicorn_in_thread
 
 # The suite's "now": Wednesday 17 June 2026, 10:00 in London.
 NOW = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
@@ -179,20 +177,11 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
     """The app on a real uvicorn server on 127.0.0.1, for tests that need real concurrency."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(config) as url:
+        yield url
 
 
 def pytest_report_header() -> str:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -440,3 +443,21 @@ def stored() -> dict[str, list[str]]:
             table: sorted(repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {table}")))
             for table in STORED_TABLES
         }
+
+
+@contextmanager
+def uvicorn_in_thread(config: uvicorn.Config) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 in a thread: its base URL, stopped on exit."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{config.host}:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -6,8 +6,6 @@ unknown trigger named with case text, a NUL in a query)."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -18,7 +16,7 @@ from fastapi import FastAPI
 from cspr_engine.kit.clock import FixedClock
 from cspr_engine.scheduler import jobs
 from tests.conftest import _free_port
-from tests.factories import Api, Directory, Receiver, deliver
+from tests.factories import Api, Directory, Receiver, deliver, uvicorn_in_thread
 
 # Fixture data written to be unmistakable in a log line.
 SUMMARY = "Zq7-SUMMARY infant admitted with unexplained fractures"
@@ -55,21 +53,16 @@ def every_logger_at_debug(
 @pytest.fixture
 def chatty_server(app: FastAPI) -> Iterator[str]:
     """The app on uvicorn with its access log on and its records left to propagate."""
-    port = _free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="debug", access_log=True
+        app,
+        host="127.0.0.1",
+        port=_free_port(),
+        log_config=None,
+        log_level="debug",
+        access_log=True,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(config) as url:
+        yield url
 
 
 def run_a_case(api: Api, clock: FixedClock) -> None:

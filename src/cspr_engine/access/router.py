@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
 from fastapi import APIRouter
 
 from cspr_engine.access import policy
@@ -15,8 +12,13 @@ from cspr_engine.access.schemas import AccessEventList, AccessEventRead
 from cspr_engine.cases.dependencies import CaseDep
 from cspr_engine.cases.exceptions import CaseNotFound
 from cspr_engine.db import SessionDep
-from cspr_engine.errors import InvalidQuery, error_responses
-from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from cspr_engine.errors import error_responses
+from cspr_engine.kit.pagination import (
+    CursorQuery,
+    LimitQuery,
+    decode_keyset,
+    encode_keyset,
+)
 
 router = APIRouter(tags=["access"])
 
@@ -36,20 +38,10 @@ def list_access(
 ) -> AccessEventList:
     if not policy.may(actor, policy.Permission.read_access_log):
         raise AccessLogForbidden("The access log is read by the panel chair and the scrutineer.")
-    before = None
-    if cursor:
-        at, event_id = decode_cursor(cursor, 2)
-        try:
-            before = (datetime.fromisoformat(at), uuid.UUID(event_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidQuery("The cursor is not one this service issued.") from exc
+    before = decode_keyset(cursor)
     rows = access_repository.events_for_case(session, case.id, before=before, limit=limit + 1)
     page = rows[:limit]
     return AccessEventList(
         items=[AccessEventRead.model_validate(e, from_attributes=True) for e in page],
-        next_cursor=(
-            encode_cursor([page[-1].at.isoformat(), str(page[-1].id)])
-            if len(rows) > limit
-            else None
-        ),
+        next_cursor=(encode_keyset(page[-1].at, page[-1].id) if len(rows) > limit else None),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -53,7 +52,14 @@ from cspr_engine.errors import (
     error_responses,
 )
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from cspr_engine.kit.pagination import (
+    CursorQuery,
+    LimitQuery,
+    decode_cursor,
+    decode_keyset,
+    encode_cursor,
+    encode_keyset,
+)
 
 router = APIRouter(tags=["accounts"])
 
@@ -319,21 +325,13 @@ def list_tokens(
     cursor: CursorQuery = None,
 ) -> TokenList:
     owner = _token_owner(session, actor, user_id or actor.user_id)
-    after = None
-    if cursor:
-        at, token_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), uuid.UUID(token_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidQuery("The cursor is not one this service issued.") from exc
+    after = decode_keyset(cursor)
     rows = repository.tokens_page(session, user_id=owner.id, after=after, limit=limit)
     page = rows[:limit]
     return TokenList(
         items=[_token_read(t) for t in page],
         next_cursor=(
-            encode_cursor([page[-1].created_at.isoformat(), str(page[-1].id)])
-            if len(rows) > limit
-            else None
+            encode_keyset(page[-1].created_at, page[-1].id) if len(rows) > limit else None
         ),
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
@@ -20,7 +19,12 @@ from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import Forbidden, InvalidQuery, MalformedBody, NotFound, error_responses
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from cspr_engine.kit.pagination import (
+    CursorQuery,
+    LimitQuery,
+    decode_keyset,
+    encode_keyset,
+)
 
 router = APIRouter(tags=["alerts"])
 
@@ -54,12 +58,7 @@ def inbox(
         .order_by(col(OutboxEvent.occurred_at).desc(), col(OutboxEvent.id).desc())
         .limit(limit + 1)
     )
-    if cursor:
-        at, event_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), uuid.UUID(event_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidQuery("The cursor is not one this service issued.") from exc
+    if (after := decode_keyset(cursor)) is not None:
         query = query.where(tuple_(col(OutboxEvent.occurred_at), col(OutboxEvent.id)) < after)
     rows = list(session.exec(query))
     page = rows[:limit]
@@ -76,9 +75,7 @@ def inbox(
             for e in page
         ],
         next_cursor=(
-            encode_cursor([page[-1].occurred_at.isoformat(), str(page[-1].id)])
-            if len(rows) > limit
-            else None
+            encode_keyset(page[-1].occurred_at, page[-1].id) if len(rows) > limit else None
         ),
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, get_args
@@ -46,7 +45,14 @@ from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, err
 from cspr_engine.idempotency import service as idempotency
 from cspr_engine.kit.clock import Clock, ClockDep
 from cspr_engine.kit.http import etag, parse_if_match
-from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from cspr_engine.kit.pagination import (
+    CursorQuery,
+    LimitQuery,
+    decode_cursor,
+    decode_keyset,
+    encode_cursor,
+    encode_keyset,
+)
 from cspr_engine.workflow import service as workflow_service
 from cspr_engine.workflow.exceptions import (
     GuardRejected,
@@ -218,13 +224,7 @@ def list_cases(
     *,
     clock: ClockDep,
 ) -> CaseList:
-    after = None
-    if cursor:
-        created, case_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(created), uuid.UUID(case_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidQuery("The cursor is not one this service issued.") from exc
+    after = decode_keyset(cursor)
     _check_filters(state=state, agency=agency, workflow=workflow)
     filters = case_repository.CaseFilters(
         state=state,
@@ -237,11 +237,7 @@ def list_cases(
     )
     rows = case_repository.list_visible(session, actor, filters, limit=limit + 1, after=after)
     page = rows[:limit]
-    next_cursor = (
-        encode_cursor([page[-1].created_at.isoformat(), str(page[-1].id)])
-        if len(rows) > limit
-        else None
-    )
+    next_cursor = encode_keyset(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return CaseList(
         items=[CaseSummary.model_validate(c, from_attributes=True) for c in page],
         next_cursor=next_cursor,

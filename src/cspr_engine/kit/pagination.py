@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -34,3 +36,19 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise InvalidQuery("The cursor is not one this service issued.")
     return values
+
+
+def encode_keyset(at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor after a row of a list ordered by (instant, id)."""
+    return encode_cursor([at.isoformat(), str(row_id)])
+
+
+def decode_keyset(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (instant, id) a keyset cursor points after; None for the first page."""
+    if not cursor:
+        return None
+    at, row_id = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(at), uuid.UUID(row_id)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuery("The cursor is not one this service issued.") from exc
