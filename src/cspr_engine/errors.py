@@ -12,6 +12,7 @@
      ├── PayloadTooLarge (413)
      ├── UnsupportedMediaType (415)
      ├── Unprocessable (422) ..... InvalidData, UnknownTrigger, InvalidQuery, IdempotencyKeyReused
+     ├── TooManyRequests (429) ... SignInBackoff, TokenRateLimited
      └── ServiceUnavailable (503)
 
 Domain packages raise these (or their own subclasses); the handlers below turn them into
@@ -159,6 +160,17 @@ class IdempotencyKeyReused(Unprocessable):
     slug, title = "idempotency-key-reused", "Idempotency-Key was used with another request"
 
 
+class TooManyRequests(CsprError):
+    """429 with `Retry-After` (seconds), also given as the `retry_after` member."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extensions: Any) -> None:
+        retry_after = max(1, retry_after)
+        super().__init__(detail, retry_after=retry_after, **extensions)
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class ServiceUnavailable(CsprError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 
@@ -267,7 +279,9 @@ def install_handlers(app: FastAPI) -> None:
             request.url.path,
             request_id,
         )
-        body = CsprError().to_problem(request.url.path)
+        body = CsprError(
+            "Something went wrong on our side; quote the request id if you report it."
+        ).to_problem(request.url.path)
         body["request_id"] = request_id
         # Outside the middleware too: the security headers it meant to add (kit.headers).
         headers = dict(getattr(request.state, "security_headers", None) or [])

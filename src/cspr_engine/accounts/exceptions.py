@@ -1,7 +1,7 @@
 """What accounts, sign-in and tokens refuse with; the 429s carry `Retry-After`.
 
 Unauthenticated (401) ... SignInFailed
-Forbidden (403) ......... NotAnAdministrator, CsrfTokenInvalid
+Forbidden (403) ......... NotAnAdministrator, CsrfTokenInvalid, TokenIssueForbidden
 NotFound (404) .......... UserNotFound, TokenNotFound
 Conflict (409) .......... PartnershipExists, EmailTaken
 TooManyRequests (429) ... SignInBackoff, TokenRateLimited
@@ -9,9 +9,13 @@ TooManyRequests (429) ... SignInBackoff, TokenRateLimited
 
 from __future__ import annotations
 
-from typing import Any
-
-from cspr_engine.errors import Conflict, CsprError, Forbidden, NotFound, Unauthenticated
+from cspr_engine.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 
 
 class SignInFailed(Unauthenticated):
@@ -45,17 +49,6 @@ class PartnershipExists(Conflict):
 
 class EmailTaken(Conflict):
     slug, title = "email-taken", "A user with this e-mail address exists"
-
-
-class TooManyRequests(CsprError):
-    """429 with `Retry-After` (seconds), also given as the `retry_after` member."""
-
-    status, slug, title = 429, "too-many-requests", "Too many requests"
-
-    def __init__(self, detail: str, *, retry_after: int, **extensions: Any) -> None:
-        retry_after = max(1, retry_after)
-        super().__init__(detail, retry_after=retry_after, **extensions)
-        self.headers["Retry-After"] = str(retry_after)
 
 
 class SignInBackoff(TooManyRequests):
