@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -206,22 +208,39 @@ def cmd_create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_PASSWORD_FILE = Path("var/demo-password.txt")
+
+
+def _demo_password() -> str:
+    """The demo users' password: made up once per checkout, kept (owner-only) under var/."""
+    if DEMO_PASSWORD_FILE.is_file():
+        return DEMO_PASSWORD_FILE.read_text().strip()
+    password = "-".join(secrets.token_hex(3) for _ in range(3))
+    DEMO_PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_PASSWORD_FILE.touch(mode=0o600)
+    DEMO_PASSWORD_FILE.write_text(password + "\n")
+    return password
+
+
 def cmd_seed_demo(_args: argparse.Namespace) -> int:
-    from cspr_engine.accounts.demo import DEMO_USERS, seed_demo
+    from cspr_engine.accounts.demo import DEMO_USERS, seed_demo, set_demo_passwords
 
     settings = get_settings()
     if settings.environment.value == "production":
         print("refusing to seed demo accounts in production", file=sys.stderr)
         return 1
+    password = _demo_password()
     with _session() as session:
         created = seed_demo(session=session, now=_now())
+        set_demo_passwords(session=session, password=password, now=_now())
         session.commit()
     print("Demo partnership DEMO: " + ("created" if created else "already present"))
-    print("Users (get a token with: .venv/bin/cspr-engine admin create-token EMAIL):")
+    print("Users (get an API token with: .venv/bin/cspr-engine admin create-token EMAIL):")
     for email, _name, roles, agency in DEMO_USERS:
         print(f"  {email:<34} {','.join(roles)}{' (' + agency + ')' if agency else ''}")
-    print("Web sign-in (POST /api/v1/auth/sign-in) needs a password first:")
-    print("  .venv/bin/cspr-engine admin set-password EMAIL")
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"Web UI: {base}/ui  Sign in as any user above with the demo password {password}")
+    print(f"        (kept in {DEMO_PASSWORD_FILE}).")
     return 0
 
 

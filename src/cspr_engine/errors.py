@@ -149,6 +149,7 @@ class InvalidData(Unprocessable):
     def __init__(self, errors: list[FieldError], detail: str | None = None, **ext: Any) -> None:
         summary = detail or "; ".join(f"{e.loc}: {e.message}" for e in errors[:5])
         super().__init__(summary, **ext)
+        self.errors = list(errors)
         self.extensions["errors"] = [e.model_dump() for e in errors]
 
 

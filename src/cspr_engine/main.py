@@ -132,4 +132,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health_router)
     app.include_router(api_router)
+    _mount_web(app)
     return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    """The web UI at /ui, its styles and scripts at /ui/static; / leads to it."""
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from cspr_engine.web.errors import install_page_errors
+    from cspr_engine.web.router import router as web_router
+    from cspr_engine.web.templating import STATIC_DIR
+
+    if not (STATIC_DIR / "build" / "app.css").is_file():
+        log.warning("web UI styles not built: run `make assets` (pages will be unstyled)")
+    app.include_router(web_router)
+    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui_static")
+
+    @app.get("/", include_in_schema=False)
+    def _home() -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=307)
+
+    install_page_errors(app)

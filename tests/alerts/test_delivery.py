@@ -31,7 +31,16 @@ from cspr_engine.config import Settings, get_settings
 from cspr_engine.db import get_engine, writer_bind
 from cspr_engine.kit.clock import FixedClock
 from cspr_engine.scheduler import jobs
-from tests.factories import PEOPLE, Api, Received, Receiver, deliver, referral
+from tests.factories import (
+    PEOPLE,
+    Api,
+    Received,
+    Receiver,
+    deliver,
+    referral,
+    set_password,
+    sign_in,
+)
 
 DEADLINE_EVENTS = ["deadline.warning", "deadline.breached", "deadline.escalated"]
 # Aware on Tuesday 9 June 2026: the panel notification was due at the end of Tuesday 16th,
@@ -428,7 +437,7 @@ def test_the_breach_e_mail_reaches_every_recipient_role_of_the_partnership(
 
     assert deliver(clock) == len(expected)
     assert sorted(a for m in smtp.mails for a in m.rcpt_tos) == sorted(expected)
-    link = f"https://cspr.example.org/api/v1/cases/{reference}"
+    link = f"https://cspr.example.org/ui/cases/{reference}"
     for mail in smtp.mails:
         message = mail.message
         assert mail.mail_from == "alerts@cspr.example.org"
@@ -452,11 +461,16 @@ def test_the_breach_e_mail_reaches_every_recipient_role_of_the_partnership(
         ):
             assert child_data not in message.as_string()
 
-    # The link opens the case for whoever got the e-mail.
+    # The link opens the case page for whoever got the e-mail, once signed in.
     path = link.removeprefix("https://cspr.example.org")
-    opened = api.client.get(path, headers=api.headers("dsp_police"))
+    assert api.client.get(path, follow_redirects=False).headers["location"] == (
+        f"/ui/sign-in?next={path}"
+    )
+    set_password("dsp_police@tw.example")
+    assert sign_in(api.client, "dsp_police@tw.example").status_code == 200
+    opened = api.client.get(path)
     assert opened.status_code == 200, opened.text
-    assert opened.json()["id"] == case["id"]
+    assert f"<title>{reference}: " in opened.text
 
     rows = deliveries(event.id, "email")
     assert {(d.status, d.attempts) for d in rows} == {("delivered", 1)}
@@ -524,4 +538,4 @@ def test_a_dsp_disagreement_goes_to_the_lsps_at_once(
     assert mail.rcpt_tos == ["lsp_la@tw.example"]
     assert reference in mail.message["Subject"]
     assert "disputed" in mail.message["Subject"]
-    assert f"https://cspr.example.org/api/v1/cases/{reference}" in mail.message.get_content()
+    assert f"https://cspr.example.org/ui/cases/{reference}" in mail.message.get_content()

@@ -511,7 +511,7 @@ def test_another_partnerships_case_is_404_not_403(api: Api, baseline: str) -> No
         ("POST", "/api/v1/case"),
         ("GET", "/api/v1/cases/{id}/nothing-here"),
         ("POST", "/api/v1/cases/{id}/transitions/notify_panel"),
-        ("GET", "/"),
+        ("GET", "/nothing-here"),
     ],
 )
 def test_unknown_route_is_404_problem(api: Api, baseline: str, method: str, path: str) -> None:

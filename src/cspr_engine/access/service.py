@@ -35,6 +35,12 @@ ACTIONS: Mapping[str, str] = {
     "list_deadlines": "case.deadlines",
     "extend_deadline": "case.extension",
     "list_access": "case.access",
+    # The web UI's pages that read or change cases.
+    "ui_dashboard": "case.list",
+    "ui_create_case": "case.create",
+    "ui_case": "case.read",
+    "ui_fire": "case.transition",
+    "ui_vote": "case.vote",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

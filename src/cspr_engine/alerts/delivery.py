@@ -168,7 +168,7 @@ def compose_email(settings: Settings, address: str, payload: dict[str, Any]) -> 
     message["To"] = address
     message["Subject"] = f"{reference}: {what} {words}"
     message["Message-ID"] = f"<{payload['id']}@cspr-engine>"
-    link = f"{settings.public_base_url.rstrip('/')}/api/v1/cases/{reference}"
+    link = f"{settings.public_base_url.rstrip('/')}/ui/cases/{reference}"
     lines = [f"Case {reference}: {what} {words}."]
     if "due_on" in data:
         lines.append(f"Due: {data['due_on']} (end of the day, UK time).")
