@@ -141,6 +141,7 @@ def _mount_web(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
+    from cspr_engine.web.admin import router as admin_router
     from cspr_engine.web.errors import install_page_errors
     from cspr_engine.web.router import router as web_router
     from cspr_engine.web.templating import STATIC_DIR
@@ -148,6 +149,7 @@ def _mount_web(app: FastAPI) -> None:
     if not (STATIC_DIR / "build" / "app.css").is_file():
         log.warning("web UI styles not built: run `make assets` (pages will be unstyled)")
     app.include_router(web_router)
+    app.include_router(admin_router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui_static")
 
     @app.get("/", include_in_schema=False)

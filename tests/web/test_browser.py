@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.factories import Api
 from tests.web.conftest import SignIn, screenshot, serious_violations
@@ -202,14 +202,14 @@ def test_a_user_of_another_partnership_cannot_open_the_case(signed_in: SignIn, a
 
 
 def test_the_main_pages_have_no_serious_accessibility_violations(
-    signed_in: SignIn, api: Api, live_server: str, browser: object
+    signed_in: SignIn, api: Api, live_server: str, browser: Browser
 ) -> None:
     case = referred(api, "2026-06-01")
     api.ok(str(case["id"]), "notify_panel", {"notified_on": "2026-06-02"})
     found: dict[str, list[dict[str, object]]] = {}
 
     chair = signed_in("chair", bypass_csp=True)
-    anonymous = chair.context.browser.new_context(base_url=live_server, bypass_csp=True)  # type: ignore[union-attr]
+    anonymous = browser.new_context(base_url=live_server, bypass_csp=True)
     try:
         sign_in_page = anonymous.new_page()
         sign_in_page.goto("/ui/sign-in")
@@ -233,6 +233,24 @@ def test_the_main_pages_have_no_serious_accessibility_violations(
     chair.goto("/ui/alerts")
     found["alerts"] = serious_violations(chair)
 
+    admin = signed_in("admin", bypass_csp=True)
+    for path in (
+        "/ui/admin",
+        "/ui/admin/users",
+        "/ui/admin/users/new",
+        "/ui/admin/tokens",
+        "/ui/admin/webhooks",
+        "/ui/admin/calendar",
+    ):
+        response = admin.goto(path)
+        assert response is not None
+        assert response.status == 200, path
+        found[path] = serious_violations(admin)
+    admin.goto("/ui/admin/users/new")
+    admin.get_by_role("button", name=re.compile("Add")).first.click()
+    expect(admin.locator(".govuk-error-summary")).to_be_visible()
+    found["new user with errors"] = serious_violations(admin)
+
     assert {page: v for page, v in found.items() if v} == {}
     assert set(found) == {
         "sign-in",
@@ -242,6 +260,13 @@ def test_the_main_pages_have_no_serious_accessibility_violations(
         "referral with errors",
         "case",
         "alerts",
+        "/ui/admin",
+        "/ui/admin/users",
+        "/ui/admin/users/new",
+        "/ui/admin/tokens",
+        "/ui/admin/webhooks",
+        "/ui/admin/calendar",
+        "new user with errors",
     }
 
 

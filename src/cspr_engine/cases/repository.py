@@ -70,6 +70,7 @@ class CaseFilters:
     breached: bool | None = None
     due_before: date | None = None
     now: datetime | None = None
+    open_only: bool = False  # only cases not yet closed
 
 
 def list_visible(
@@ -90,6 +91,8 @@ def list_visible(
         query = query.where(col(Case.partner_reference) == filters.q)
     if filters.workflow:
         query = query.where(col(Case.workflow) == filters.workflow)
+    if filters.open_only:
+        query = query.where(col(Case.closed_at).is_(None))
     # A clock still pending past its due instant (the sweep has not had its turn yet) is
     # breached, unless it is a minimum period (`met_at_due`, e.g. publication_retention),
     # which is met then.

@@ -9,6 +9,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cspr_engine.errors import PayloadTooLarge
 from cspr_engine.kit.requestid import current_request_id
 
+PAGE_TOO_LARGE = (
+    b'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8">'
+    b"<title>What you sent is too large</title>"
+    b'<link rel="stylesheet" href="/ui/static/build/app.css"></head>'
+    b'<body class="govuk-template__body"><div class="govuk-width-container">'
+    b'<main class="govuk-main-wrapper"><h1 class="govuk-heading-l">What you sent is too large'
+    b'</h1><p class="govuk-body">Go back, shorten what you typed, and try again.</p>'
+    b"</main></div></body></html>"
+)
+
 
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -55,12 +65,16 @@ class BodyLimitMiddleware:
         problem = err.to_problem(scope.get("path"))
         problem["request_id"] = current_request_id()
         payload = json.dumps(problem).encode()
+        media_type = b"application/problem+json"
+        if str(scope.get("path", "")).startswith("/ui"):
+            # A web page's form: a page a person can read (the body never reached the app).
+            payload, media_type = PAGE_TOO_LARGE, b"text/html; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/problem+json"),
+                    (b"content-type", media_type),
                     (b"content-length", str(len(payload)).encode()),
                 ],
             }

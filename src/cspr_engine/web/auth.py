@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import Depends, Request
 from sqlmodel import Session
@@ -48,8 +48,12 @@ class WebUser:
 
 
 def safe_next(path: str | None) -> str:
-    """Only a path of this service's UI: never another site (no open redirect)."""
+    """Only a path of this service's UI: never another site (no open redirect), nor a way out
+    of /ui by dot segments (`/ui/../api/...`, `/ui/%2e%2e/...`), which browsers resolve."""
     if not path or not path.startswith("/ui") or path.startswith("//") or "\\" in path:
+        return "/ui"
+    segments = unquote(path.split("?", 1)[0].split("#", 1)[0]).split("/")
+    if "." in segments or ".." in segments:
         return "/ui"
     return path
 

@@ -93,7 +93,9 @@ class CaseRow:
 
     @property
     def breached(self) -> bool:
-        return any(c.rag == "red" for c in self.clocks)
+        """A statutory clock is breached, as the dashboard's filter and warning mean it: an
+        advisory or local clock past its date alerts, but is no statutory breach."""
+        return any(c.rag == "red" and c.statutory for c in self.clocks)
 
     @property
     def running(self) -> list[ClockView]:
@@ -141,14 +143,13 @@ def dashboard(
         breached=True if filters.clocks == "breached" else None,
         due_before=None,
         now=now,
+        open_only=not filters.closed and filters.state is None,
     )
     cases = case_repository.list_visible(
         session, actor, query, limit=DASHBOARD_LIMIT + 1, after=None
     )
     cut = len(cases) > DASHBOARD_LIMIT
     cases = cases[:DASHBOARD_LIMIT]
-    if not filters.closed and filters.state is None:
-        cases = [c for c in cases if c.closed_at is None]
     definitions = {c.id: workflow_service.definition_for(c) for c in cases}
     clocks = deadline_service.present_many(session, cases, definitions, now)
     rows = []

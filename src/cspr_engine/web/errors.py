@@ -3,6 +3,7 @@ and a browser without a session sent to sign in. The API's answers are untouched
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -65,7 +66,8 @@ def error_page(request: Request, status: int, detail: str | None) -> Response:
 
 
 def install_page_errors(app: FastAPI) -> None:
-    """Wrap the API's handlers: on a page, the same errors answer with HTML."""
+    """Wrap every error handler the app has: on a page, the same error answers with HTML
+    (the API's status and, where it is meant for people, its detail)."""
     api_handlers: dict[Any, Any] = dict(app.exception_handlers)
 
     def wrap(kind: Any) -> None:
@@ -83,6 +85,15 @@ def install_page_errors(app: FastAPI) -> None:
                 return error_page(request, exc.status_code, None)
             if isinstance(exc, RequestValidationError):
                 return error_page(request, 400, "Part of the web address is not valid.")
+            if kind is not Exception:
+                # A handler of the app's own (a database refusal, a busy database): its status,
+                # and its detail, which says what to do.
+                answer = await api_handler(request, exc)
+                try:
+                    detail = json.loads(answer.body).get("detail")
+                except (ValueError, AttributeError):
+                    detail = None
+                return error_page(request, answer.status_code, detail)
             log.error(
                 "unhandled error %s on page %s (request %s)",
                 type(exc).__name__,
@@ -95,5 +106,5 @@ def install_page_errors(app: FastAPI) -> None:
 
         app.add_exception_handler(kind, handler)
 
-    for kind in (CsprError, RequestValidationError, StarletteHTTPException, Exception):
+    for kind in list(api_handlers):
         wrap(kind)

@@ -4,7 +4,7 @@ as the API; nothing here decides a rule of its own."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +25,7 @@ from cspr_engine.cases.exceptions import CaseNotFound, ConcurrentUpdate, StaleVe
 from cspr_engine.cases.models import Case
 from cspr_engine.cases.schemas import CaseCreate, TransitionRequest
 from cspr_engine.db import SessionDep
-from cspr_engine.errors import CsprError, InvalidData, pydantic_errors
+from cspr_engine.errors import CsprError, FieldError, InvalidData, pydantic_errors
 from cspr_engine.kit.clock import ClockDep
 from cspr_engine.web import casepages, forms
 from cspr_engine.web.auth import (
@@ -45,6 +45,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 MAX_FORM_FIELDS = 200
 
 
+FLASH_COOKIE = "cspr_flash"
+
+
 def render(
     request: Request,
     name: str,
@@ -53,15 +56,31 @@ def render(
     user: WebUser | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A page. Case data must not linger in a shared cache or the browser's."""
+    """A page. Case data must not linger in a shared cache or the browser's. A success
+    message left by the redirect before (see `see_other`) is shown once."""
     context = {"user": user, "csrf_field": CSRF_FIELD, **context}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(NO_STORE)
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path="/ui", httponly=True, samesite="lax")
     return response
 
 
 def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    """Post/Redirect/Get. A `done` message in `url` travels in a short-lived cookie, not in
+    the address: a link from elsewhere cannot put words in this service's success banner."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    done = next((v for k, v in query if k == "done"), None)
+    kept = urlencode([(k, v) for k, v in query if k != "done"])
+    response = RedirectResponse(
+        urlunsplit(parts._replace(query=kept)), status_code=303, headers=NO_STORE
+    )
+    if done:
+        response.set_cookie(
+            FLASH_COOKIE, quote(done[:200]), max_age=60, path="/ui", httponly=True, samesite="lax"
+        )
+    return response
 
 
 async def posted_form(request: Request, user: WebUser) -> Any:
@@ -71,9 +90,10 @@ async def posted_form(request: Request, user: WebUser) -> Any:
     return form
 
 
-def _flash(request: Request) -> str | None:
-    done = request.query_params.get("done")
-    return done[:200] if done else None
+def flash(request: Request) -> str | None:
+    """The success message the last redirect left, if any."""
+    done = request.cookies.get(FLASH_COOKIE)
+    return unquote(done)[:200] if done else None
 
 
 # -- sign in and out ---------------------------------------------------------------------------
@@ -195,7 +215,7 @@ def dashboard(
             "filtered": filters != casepages.DashboardFilters(),
             "breached_count": sum(1 for r in rows if r.breached),
             "may_refer": _may_refer(user),
-            "done": _flash(request),
+            "done": flash(request),
         },
         user=user,
     )
@@ -243,7 +263,7 @@ async def create_case(
             )
         except ValidationError as exc:
             session.rollback()
-            form.add_api_errors(pydantic_errors(exc.errors()))
+            form.add_api_errors(_referral_errors(pydantic_errors(exc.errors())))
         except InvalidData as exc:
             session.rollback()
             form.add_api_errors(exc.errors)
@@ -257,6 +277,20 @@ async def create_case(
 
 
 # -- the case page ---------------------------------------------------------------------------
+
+
+def _referral_errors(errors: list[FieldError]) -> list[FieldError]:
+    """The referral's one rule across fields, placed on the incident date with its meaning."""
+    return [
+        FieldError(
+            loc="incident.occurred_on",
+            message="cannot be after the date the local authority became aware",
+            type=e.type,
+        )
+        if e.loc == "body" and e.message.startswith("incident.occurred_on cannot be after")
+        else e
+        for e in errors
+    ]
 
 
 def _case_or_404(request: Request, session: Session, user: WebUser, key: str) -> Case:
@@ -285,7 +319,7 @@ def case_page(
 ) -> HTMLResponse:
     case = _case_or_404(request, session, user, key)
     page = casepages.case_page(session, case, user.actor, clock.now())
-    return render(request, "case.html", _case_context(page, done=_flash(request)), user=user)
+    return render(request, "case.html", _case_context(page, done=flash(request)), user=user)
 
 
 def _stale(version: object, case: Case) -> bool:
