@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from cspr_engine.accounts import service as accounts_service
-from cspr_engine.accounts.models import Partnership
+from cspr_engine.accounts.models import ApiToken, Partnership, User
 from cspr_engine.db import get_engine
 
 # (key, roles, agency): one user each in every test partnership.
@@ -63,28 +63,40 @@ def create_partnership(session: Session, code: str, now: datetime) -> Partnershi
 
 
 def make_directory(now: datetime) -> Directory:
+    """The rows `accounts.service.create_user` and `create_token` would write, written in two
+    flushes: every test starts with this directory, so it must be cheap."""
     directory = Directory()
     with Session(get_engine()) as session:
+        users: list[User] = []
+        tokens: list[ApiToken] = []
         for code in ("TW", "OT"):
             partnership = create_partnership(session, code, now)
             directory.tokens[code] = {}
             directory.user_ids[code] = {}
             for key, roles, agency in PEOPLE:
-                user = accounts_service.create_user(
-                    session=session,
+                user = User(
                     email=f"{key}@{code.lower()}.example",
                     display_name=key,
-                    partnership=partnership,
-                    roles=roles,
+                    partnership_id=partnership.id,
+                    roles=sorted(set(roles)),
                     agency=agency,
-                    now=now,
+                    created_at=now,
                 )
-                _, secret = accounts_service.create_token(
-                    session=session, user=user, name="tests", now=now
+                secret = accounts_service.new_token_secret()
+                token = ApiToken(
+                    user_id=user.id,
+                    name="tests",
+                    token_hash=accounts_service.hash_token(secret),
+                    created_at=now,
                 )
+                users.append(user)
+                tokens.append(token)
                 directory.tokens[code][key] = secret
                 _ISSUED.append(secret)
                 directory.user_ids[code][key] = str(user.id)
+        session.add_all(users)
+        session.flush()  # the tokens' users first (no ORM relationship orders them)
+        session.add_all(tokens)
         session.commit()
     return directory
 
