@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_from: str = "cspr-engine@localhost"
+    # Documents attached to cases: kept here (outside the database), at most this large each.
+    documents_dir: Path = Path("var/documents")
+    max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,7 @@ from cspr_engine.api.router import api_router
 from cspr_engine.cases.exceptions import ConcurrentUpdate
 from cspr_engine.config import ConfigurationError, Settings, get_settings
 from cspr_engine.db import get_engine, is_write_conflict
+from cspr_engine.documents import upload as document_upload
 from cspr_engine.errors import (
     CsprError,
     ServiceUnavailable,
@@ -120,7 +121,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last: security headers on everything; the request id known to everything
     # inside; the access log row written once the request (and its transaction) is over.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # Document uploads may be as large as a document (documents.upload streams them).
+        allowances=document_upload.body_allowances(settings),
+    )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
@@ -142,6 +148,7 @@ def _mount_web(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from cspr_engine.web.admin import router as admin_router
+    from cspr_engine.web.casework import router as casework_router
     from cspr_engine.web.errors import install_page_errors
     from cspr_engine.web.router import router as web_router
     from cspr_engine.web.templating import STATIC_DIR
@@ -150,6 +157,7 @@ def _mount_web(app: FastAPI) -> None:
         log.warning("web UI styles not built: run `make assets` (pages will be unstyled)")
     app.include_router(web_router)
     app.include_router(admin_router)
+    app.include_router(casework_router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui_static")
 
     @app.get("/", include_in_schema=False)

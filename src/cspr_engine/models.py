@@ -1,6 +1,7 @@
 """Every table, imported once so Alembic and the tests see the whole metadata."""
 
 from cspr_engine.accounts.models import ApiToken, Partnership, SignInAttempt, User, WebSession
+from cspr_engine.actions.models import ActionUpdate, ImprovementAction
 from cspr_engine.alerts.models import (
     AlertRecipient,
     Delivery,
@@ -12,23 +13,32 @@ from cspr_engine.approvals.models import ApprovalVote
 from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases.models import Case, CaseReferenceCounter
 from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
+from cspr_engine.documents.models import Document
 from cspr_engine.idempotency.models import IdempotencyRecord
+from cspr_engine.information_requests.models import InformationRequest
 from cspr_engine.kit.tables import metadata
+from cspr_engine.links.models import CaseLink, CaseShare
 
 __all__ = [
     "AccessEvent",
+    "ActionUpdate",
     "AlertRecipient",
     "ApiToken",
     "ApprovalVote",
     "AuditEvent",
     "CalendarAddition",
     "Case",
+    "CaseLink",
     "CaseReferenceCounter",
+    "CaseShare",
     "Deadline",
     "DeadlineExtension",
     "Delivery",
     "DeliveryAttempt",
+    "Document",
     "IdempotencyRecord",
+    "ImprovementAction",
+    "InformationRequest",
     "OutboxEvent",
     "Partnership",
     "SignInAttempt",

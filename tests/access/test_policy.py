@@ -197,12 +197,25 @@ def test_every_case_route_writes_the_access_log(app: FastAPI) -> None:
     """A route under /cases that skipped LoggedActorDep (directly, or through CaseDep) would
     read or change a case without a trace."""
     from cspr_engine.access.router import router as access_router
+    from cspr_engine.actions.router import router as actions_router
     from cspr_engine.cases.router import router as cases_router
     from cspr_engine.deadlines.router import router as deadlines_router
+    from cspr_engine.documents.router import router as documents_router
+    from cspr_engine.information_requests.router import router as requests_router
+    from cspr_engine.links.router import router as links_router
 
+    routers = (
+        cases_router,
+        deadlines_router,
+        access_router,
+        requests_router,
+        actions_router,
+        links_router,
+        documents_router,
+    )
     case_routes = [
         r
-        for router in (cases_router, deadlines_router, access_router)
+        for router in routers
         for r in router.routes
         if isinstance(r, APIRoute) and r.path.startswith("/cases")
     ]

@@ -439,6 +439,7 @@ class TestTriggerForm:
             "criteria": "checkboxes",
             "rationale": "textarea",
             "immediate_actions": "textarea",
+            "missing_returns_reason": "textarea",
         }
         publish = {f.name: f.kind for f in trigger_form("p", _trigger_fields("publish")).fields}
         assert publish == {"published_on": "date", "url": "url"}

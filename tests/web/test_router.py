@@ -312,7 +312,9 @@ class TestSignInRequired:
     def test_a_post_without_a_session_changes_nothing(self, api: Api, web: WebClients) -> None:
         case = new_case(api)
         before = snapshot(case["id"])
-        response = web().post(f"/ui/cases/{case['reference']}/actions/notify_panel", notify_form(1))
+        response = web().post(
+            f"/ui/cases/{case['reference']}/transitions/notify_panel", notify_form(1)
+        )
         assert response.status_code == 303
         assert response.headers["location"].startswith("/ui/sign-in?next=")
         assert snapshot(case["id"]) == before
@@ -1068,10 +1070,10 @@ class TestCasePage:
             if d.attrs.get("id", "").startswith("action-")
         ]
         assert actions == ["action-notify_panel", "action-decide_not_notifiable"]
-        form = hidden_inputs(doc, f"{url}/actions/notify_panel")
+        form = hidden_inputs(doc, f"{url}/transitions/notify_panel")
         assert form == {"csrf_token": chair.csrf, "version": "1"}
         qpd = page(web("qpd@tw.example").get(url))
-        assert not qpd.find_all("form", action=f"{url}/actions/notify_panel")
+        assert not qpd.find_all("form", action=f"{url}/transitions/notify_panel")
         assert "Nothing for your role to do at this stage." in qpd.find("main").text
 
     def test_a_success_message_comes_only_from_this_service_and_once(
@@ -1083,7 +1085,7 @@ class TestCasePage:
         doc = page(chair.get(url, params={"done": "Call 0800 000 000 now"}))
         assert doc.find_all(cls="govuk-notification-banner") == []
         # The message a redirect leaves is shown on the next page, then gone.
-        response = chair.post(f"{url}/actions/notify_panel", notify_form(1))
+        response = chair.post(f"{url}/transitions/notify_panel", notify_form(1))
         assert response.status_code == 303, response.text
         shown = page(chair.get(url))
         assert "Done: Notify the Panel" in shown.find(cls="govuk-notification-banner").text
@@ -1139,7 +1141,7 @@ class TestCasePage:
         assert logged[0]["status"] == 404
         # Nor may it act on the case.
         before = snapshot(case["id"])
-        post = ot.post(f"/ui/cases/{case['reference']}/actions/notify_panel", notify_form(1))
+        post = ot.post(f"/ui/cases/{case['reference']}/transitions/notify_panel", notify_form(1))
         assert post.status_code == 404
         assert title(page(post)) == "Page not found"
         assert snapshot(case["id"]) == before
@@ -1164,7 +1166,7 @@ class TestActions:
         case = new_case(api)
         url = f"/ui/cases/{case['reference']}"
         response = chair.post(
-            f"{url}/actions/notify_panel",
+            f"{url}/transitions/notify_panel",
             notify_form(1, panel_reference="CSPRP-1", comment="  By the online form.  "),
         )
         assert response.status_code == 303, response.text
@@ -1234,7 +1236,7 @@ class TestActions:
         chair = web(CHAIR)
         version = case_row(case["reference"])["version"]
         response = chair.post(
-            f"/ui/cases/{case['reference']}/actions/withhold_publication",
+            f"/ui/cases/{case['reference']}/transitions/withhold_publication",
             {"version": str(version), "reason": "A criminal trial.", "improvements_only": "false"},
         )
         assert response.status_code == 303, response.text
@@ -1270,7 +1272,7 @@ class TestActions:
         url = f"/ui/cases/{case['reference']}"
         before = snapshot(case["id"])
         response = chair.post(
-            f"{url}/actions/notify_panel",
+            f"{url}/transitions/notify_panel",
             {"version": "1", "panel_reference": "CSPRP-1", "comment": "kept", **notified_on},
         )
         assert response.status_code == 422
@@ -1289,13 +1291,13 @@ class TestActions:
     ) -> None:
         case = new_case(api)
         url = f"/ui/cases/{case['reference']}"
-        version = hidden_inputs(page(chair.get(url)), f"{url}/actions/notify_panel")["version"]
+        version = hidden_inputs(page(chair.get(url)), f"{url}/transitions/notify_panel")["version"]
         # Meanwhile someone else notifies the Panel; the chair's page still carries the
         # version it was shown with.
         api.ok(case["id"], "notify_panel", {"notified_on": "2026-06-11"})
         before = snapshot(case["id"])
         response = chair.post(
-            f"{url}/actions/complete_rapid_review",
+            f"{url}/transitions/complete_rapid_review",
             {
                 "version": version,
                 **date_fields("completed_on", "2026-06-16"),
@@ -1314,7 +1316,7 @@ class TestActions:
         before = snapshot(case["id"])
         for version in ("", "0", "2", "one", "1.0", " 1"):
             response = chair.post(
-                f"/ui/cases/{case['reference']}/actions/notify_panel", notify_form(version)
+                f"/ui/cases/{case['reference']}/transitions/notify_panel", notify_form(version)
             )
             assert response.status_code == 409, version
             assert problem_text(page(response)).startswith(STALE), version
@@ -1328,7 +1330,7 @@ class TestActions:
         before = snapshot(case["id"])
         data = notify_form(1) | ({} if token is None else {"csrf_token": token})
         response = chair.post_without_csrf(
-            f"/ui/cases/{case['reference']}/actions/notify_panel", data
+            f"/ui/cases/{case['reference']}/transitions/notify_panel", data
         )
         assert response.status_code == 403
         doc = page(response)
@@ -1342,7 +1344,9 @@ class TestActions:
         case = new_case(api)
         before = snapshot(case["id"])
         dsp = web("dsp_police@tw.example")
-        response = dsp.post(f"/ui/cases/{case['reference']}/actions/notify_panel", notify_form(1))
+        response = dsp.post(
+            f"/ui/cases/{case['reference']}/transitions/notify_panel", notify_form(1)
+        )
         assert response.status_code == 403
         doc = page(response)
         assert "notify_panel" in problem_text(doc)
@@ -1354,7 +1358,7 @@ class TestActions:
         case = new_case(api)
         before = snapshot(case["id"])
         response = web(who).post(
-            f"/ui/cases/{case['reference']}/actions/notify_panel", notify_form(1)
+            f"/ui/cases/{case['reference']}/transitions/notify_panel", notify_form(1)
         )
         assert response.status_code == 403
         assert snapshot(case["id"]) == before
@@ -1365,7 +1369,8 @@ class TestActions:
         case = new_case(api)
         before = snapshot(case["id"])
         response = chair.post(
-            f"/ui/cases/{case['reference']}/actions/withdraw", {"version": "1", "rationale": "r"}
+            f"/ui/cases/{case['reference']}/transitions/withdraw",
+            {"version": "1", "rationale": "r"},
         )
         assert response.status_code == 409
         assert "Allowed now: notify_panel, decide_not_notifiable" in problem_text(page(response))
@@ -1374,7 +1379,9 @@ class TestActions:
     def test_an_unknown_trigger_is_an_error_not_a_crash(self, api: Api, chair: WebClient) -> None:
         case = new_case(api)
         before = snapshot(case["id"])
-        response = chair.post(f"/ui/cases/{case['reference']}/actions/explode", {"version": "1"})
+        response = chair.post(
+            f"/ui/cases/{case['reference']}/transitions/explode", {"version": "1"}
+        )
         assert response.status_code == 422
         assert "no such trigger" in problem_text(page(response))
         assert snapshot(case["id"]) == before
@@ -1385,7 +1392,7 @@ class TestActions:
         before = snapshot(case["id"])
         version = case_row(case["reference"])["version"]
         response = chair.post(
-            f"/ui/cases/{case['reference']}/actions/submit_rapid_review",
+            f"/ui/cases/{case['reference']}/transitions/submit_rapid_review",
             {"version": str(version), **date_fields("submitted_on", "2026-06-17")},
         )
         assert response.status_code == 409
@@ -1399,7 +1406,7 @@ class TestActions:
         to_rapid_review(api, case)
         before = snapshot(case["id"])
         response = chair.post(
-            f"/ui/cases/{case['reference']}/actions/complete_rapid_review",
+            f"/ui/cases/{case['reference']}/transitions/complete_rapid_review",
             {
                 "version": "2",
                 **date_fields("completed_on", "2026-06-16"),
@@ -1416,7 +1423,7 @@ class TestActions:
         self, api: Api, chair: WebClient
     ) -> None:
         case = new_case(api)
-        url = f"/ui/cases/{case['reference']}/actions/notify_panel"
+        url = f"/ui/cases/{case['reference']}/transitions/notify_panel"
         before = snapshot(case["id"])
         for extra in (
             {"comment": "before\x00after"},
@@ -1443,7 +1450,7 @@ class TestActions:
     def test_closing_a_case_leaves_nothing_to_do(self, api: Api, chair: WebClient) -> None:
         case = new_case(api)
         response = chair.post(
-            f"/ui/cases/{case['reference']}/actions/decide_not_notifiable",
+            f"/ui/cases/{case['reference']}/transitions/decide_not_notifiable",
             {"version": "1", "rationale": "Not notifiable.", "alternative_learning": "none"},
         )
         assert response.status_code == 303, response.text
@@ -1451,7 +1458,7 @@ class TestActions:
         assert doc.by_id("case-state").text == "Closed"
         assert "The case is closed." in doc.find("main").text
         assert not doc.find_all(
-            "form", action=f"/ui/cases/{case['reference']}/actions/notify_panel"
+            "form", action=f"/ui/cases/{case['reference']}/transitions/notify_panel"
         )
         assert case_row(case["reference"])["closed_at"] is not None
 
@@ -1510,7 +1517,7 @@ class TestDecisions:
         # The gate agreed: the rapid review may now be submitted (the guard passes).
         version = case_row(case["reference"])["version"]
         submitted = web("business@tw.example").post(
-            f"{url}/actions/submit_rapid_review",
+            f"{url}/transitions/submit_rapid_review",
             {"version": str(version), **date_fields("submitted_on", "2026-06-17")},
         )
         assert submitted.status_code == 303, submitted.text
@@ -1742,7 +1749,7 @@ class TestOddInput:
     def test_odd_form_values(self, api: Api, chair: WebClient) -> None:
         case = new_case(api)
         urls = {
-            "action": f"/ui/cases/{case['reference']}/actions/notify_panel",
+            "action": f"/ui/cases/{case['reference']}/transitions/notify_panel",
             "vote": vote_url(case, "notification_decision"),
             "new": "/ui/cases/new",
             "sign-in": "/ui/sign-in",
@@ -1796,7 +1803,7 @@ class TestOddInput:
         case = new_case(api)
         before = snapshot(case["id"])
         data = {f"field{i}": "x" for i in range(1000)} | notify_form(1)
-        response = chair.post(f"/ui/cases/{case['reference']}/actions/notify_panel", data)
+        response = chair.post(f"/ui/cases/{case['reference']}/transitions/notify_panel", data)
         assert response.status_code == 400
         assert title(page(response)) == "The request could not be read"
         assert snapshot(case["id"]) == before
@@ -1805,7 +1812,7 @@ class TestOddInput:
         case = new_case(api)
         before = snapshot(case["id"])
         response = chair.post(
-            f"/ui/cases/{case['reference']}/actions/notify_panel",
+            f"/ui/cases/{case['reference']}/transitions/notify_panel",
             notify_form(1, comment="x" * 2_000_000),
         )
         assert response.status_code == 413
@@ -1815,7 +1822,7 @@ class TestOddInput:
         case = new_case(api)
         before = snapshot(case["id"])
         response = chair.http.post(
-            f"/ui/cases/{case['reference']}/actions/notify_panel",
+            f"/ui/cases/{case['reference']}/transitions/notify_panel",
             data={"csrf_token": chair.csrf, **notify_form(1)},
             files={"evidence": ("x.txt", b"hello", "text/plain")},
         )
@@ -1832,7 +1839,7 @@ class TestOddInput:
             ("text/plain", b"\x00\xff"),
         ):
             response = chair.http.post(
-                f"/ui/cases/{case['reference']}/actions/notify_panel",
+                f"/ui/cases/{case['reference']}/transitions/notify_panel",
                 content=body,
                 headers={"content-type": content_type},
             )

@@ -18,12 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import and_, exists, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from cspr_engine.accounts.schemas import Actor, Role
+from cspr_engine.actions.models import ImprovementAction
 from cspr_engine.cases.models import Case
+from cspr_engine.information_requests.models import InformationRequest
+from cspr_engine.links.models import CaseShare
 from cspr_engine.workflow.definitions import RoleRef, WorkflowDefinition
 
 
@@ -59,6 +62,41 @@ PERMISSIONS: Mapping[Permission, frozenset[str]] = {
     Permission.manage_webhooks: frozenset({Role.admin}),
     Permission.manage_calendar: frozenset({Role.admin}),
 }
+
+
+class Casework(StrEnum):
+    """Changes to a case's records besides its state (each also needs the case readable and
+    of the actor's own partnership: `may_change`)."""
+
+    request_information = "request_information"  # ask an agency for a return; withdraw it
+    answer_information = "answer_information"  # only for a request to the actor's agency
+    create_action = "create_action"
+    update_action = "update_action"  # any action; an owner agency's users update their own
+    update_own_action = "update_own_action"
+    link_cases = "link_cases"
+    share_case = "share_case"
+    upload_document = "upload_document"
+    withdraw_document = "withdraw_document"
+
+
+CASEWORK: Mapping[Casework, frozenset[str]] = {
+    Casework.request_information: frozenset({Role.business_unit, Role.panel_chair}),
+    Casework.answer_information: frozenset({Role.referrer, Role.dsp}),
+    Casework.create_action: frozenset({Role.qpd, Role.panel_chair}),
+    Casework.update_action: frozenset({Role.qpd, Role.panel_chair}),
+    Casework.update_own_action: frozenset({Role.referrer, Role.dsp}),
+    Casework.link_cases: frozenset({Role.business_unit, Role.panel_chair}),
+    Casework.share_case: frozenset({Role.business_unit, Role.panel_chair}),
+    Casework.upload_document: frozenset({Role.business_unit, Role.panel_chair, Role.qpd}),
+    Casework.withdraw_document: frozenset({Role.business_unit, Role.panel_chair}),
+}
+
+
+def may_casework(actor: Actor, permission: Casework) -> bool:
+    """Whether `actor`'s roles allow the casework change (agency conditions are the caller's)."""
+    return bool(actor.roles & CASEWORK[permission])
+
+
 # What a platform admin (no partnership, no case role) may do.
 PLATFORM_ADMIN: frozenset[Permission] = frozenset(
     {Permission.manage_webhooks, Permission.manage_calendar}
@@ -84,19 +122,64 @@ def readable_cases(actor: Actor) -> ColumnElement[bool]:
         return false()
     own_partnership = col(Case.partnership_id) == actor.partnership_id
     if widest is Reach.partnership:
-        return own_partnership
+        return or_(own_partnership, shared_with(actor))
     mine = [col(Case.created_by) == actor.user_id]
     if actor.agency is not None:
         mine.append(col(Case.referring_agency) == actor.agency)
     mine.append(asked_to_contribute(actor))
+    mine.append(owns_an_action(actor))
     return and_(own_partnership, or_(*mine))
 
 
 def asked_to_contribute(actor: Actor) -> ColumnElement[bool]:
-    """The hook for cases `actor`'s agency was asked to contribute to (statutory guidance: a
-    referrer reads those too). Nothing asks yet; information requests will answer here with
-    `exists()` on a request addressed to `actor.agency` for `Case.id`."""
-    return false()
+    """Cases `actor`'s agency was asked for an information return on (a referrer reads those
+    too, to answer), unless the request was withdrawn."""
+    if actor.agency is None:
+        return false()
+    return (
+        exists()
+        .where(
+            col(InformationRequest.case_id) == col(Case.id),
+            col(InformationRequest.partnership_id) == actor.partnership_id,
+            col(InformationRequest.agency) == actor.agency,
+            col(InformationRequest.status) != "withdrawn",
+        )
+        .correlate(Case)
+    )
+
+
+def owns_an_action(actor: Actor) -> ColumnElement[bool]:
+    """Cases where `actor`'s agency owns an improvement action (it reports on its progress)."""
+    if actor.agency is None:
+        return false()
+    return (
+        exists()
+        .where(
+            col(ImprovementAction.case_id) == col(Case.id),
+            col(ImprovementAction.partnership_id) == actor.partnership_id,
+            col(ImprovementAction.owner_agency) == actor.agency,
+        )
+        .correlate(Case)
+    )
+
+
+def shared_with(actor: Actor) -> ColumnElement[bool]:
+    """Another partnership's cases shared, read-only and until revoked, with `actor`'s
+    partnership (its roles that read every case of their own partnership read these)."""
+    return (
+        exists()
+        .where(
+            col(CaseShare.case_id) == col(Case.id),
+            col(CaseShare.grantee_partnership_id) == actor.partnership_id,
+            col(CaseShare.revoked_at).is_(None),
+        )
+        .correlate(Case)
+    )
+
+
+def may_change(actor: Actor, case: Case) -> bool:
+    """Only the case's own partnership changes it: a shared case is read-only."""
+    return actor.partnership_id == case.partnership_id
 
 
 def may(actor: Actor, permission: Permission) -> bool:

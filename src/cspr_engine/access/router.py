@@ -38,6 +38,10 @@ def list_access(
 ) -> AccessEventList:
     if not policy.may(actor, policy.Permission.read_access_log):
         raise AccessLogForbidden("The access log is read by the panel chair and the scrutineer.")
+    if not policy.may_change(actor, case):
+        # A partnership the case is shared with reads the case, not who in the owner
+        # partnership read it.
+        raise AccessLogForbidden("The access log of a shared case is its own partnership's.")
     before = decode_keyset(cursor)
     rows = access_repository.events_for_case(session, case.id, before=before, limit=limit + 1)
     page = rows[:limit]

@@ -28,7 +28,8 @@ class OutboxEvent(SQLModel, table=True):
 
 
 class AlertRecipient(SQLModel, table=True):
-    """An event addressed to a role in a partnership: it shows in those users' inboxes."""
+    """An event addressed to a role in a partnership (`agency` "" for every agency's, else
+    that agency's alone): it shows in those users' inboxes."""
 
     __tablename__ = "alert_recipients"
     __table_args__ = (
@@ -39,6 +40,9 @@ class AlertRecipient(SQLModel, table=True):
         foreign_key="outbox_events.id", ondelete="CASCADE", primary_key=True
     )
     role: str = Field(max_length=32, primary_key=True)
+    agency: str = Field(
+        default="", max_length=32, primary_key=True, sa_column_kwargs={"server_default": ""}
+    )
     partnership_id: uuid.UUID = Field(foreign_key="partnerships.id", ondelete="RESTRICT")
     occurred_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -51,6 +51,8 @@ def inbox(
         .where(
             col(AlertRecipient.partnership_id) == actor.partnership_id,
             col(AlertRecipient.role).in_(sorted(actor.roles)),
+            # Addressed to every agency's holders of the role, or to the caller's agency.
+            col(AlertRecipient.agency).in_(sorted({"", actor.agency or ""})),
             # An alert about a case shows only to those who may read the case.
             col(OutboxEvent.case_id).is_(None) | policy.readable_cases(actor),
         )

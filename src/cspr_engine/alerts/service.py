@@ -77,14 +77,18 @@ def enqueue(
     except IntegrityError:
         # Another transaction wrote the same key between our check and our insert.
         return None
-    roles = sorted({RoleRef.parse(r).role for r in recipients})
-    for role in roles:
+    addressed = addresses(recipients)
+    for role, agency in addressed:
         session.add(
             AlertRecipient(
-                event_id=event.id, role=role, partnership_id=case.partnership_id, occurred_at=now
+                event_id=event.id,
+                role=role,
+                agency=agency,
+                partnership_id=case.partnership_id,
+                occurred_at=now,
             )
         )
-    for target_channel, target in _destinations(session, case, type, roles):
+    for target_channel, target in _destinations(session, case, type, addressed):
         session.add(
             Delivery(
                 event_id=event.id,
@@ -98,8 +102,22 @@ def enqueue(
     return event
 
 
+def addresses(recipients: Iterable[str]) -> list[tuple[str, str]]:
+    """(role, agency) pairs, agency "" for every agency's; a role addressed to every agency
+    covers any narrower address of it (`dsp` covers `dsp:police`)."""
+    pairs = {(ref.role, ref.agency or "") for ref in map(RoleRef.parse, recipients)}
+    wide = {role for role, agency in pairs if agency == ""}
+    return sorted((role, agency) for role, agency in pairs if agency == "" or role not in wide)
+
+
+def _reaches(user: User, addressed: list[tuple[str, str]]) -> bool:
+    return any(
+        role in user.roles and (agency == "" or user.agency == agency) for role, agency in addressed
+    )
+
+
 def _destinations(
-    session: Session, case: Case, type: str, roles: list[str]
+    session: Session, case: Case, type: str, addressed: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     subscriptions = session.exec(
@@ -111,13 +129,13 @@ def _destinations(
     for sub in subscriptions:
         if type in sub.events or "*" in sub.events:
             found.append(("webhook", str(sub.id)))
-    if roles and get_settings().smtp_host:
+    if addressed and get_settings().smtp_host:
         people = session.exec(
             select(User).where(
                 col(User.partnership_id) == case.partnership_id, col(User.is_active).is_(True)
             )
         )
         for user in people:
-            if set(user.roles) & set(roles):
+            if _reaches(user, addressed):
                 found.append(("email", user.email))
     return found

@@ -6,15 +6,23 @@ from fastapi import APIRouter
 
 from cspr_engine.access.router import router as access_router
 from cspr_engine.accounts.router import router as accounts_router
+from cspr_engine.actions.router import router as actions_router
 from cspr_engine.alerts.router import router as alerts_router
 from cspr_engine.cases.router import router as cases_router
 from cspr_engine.deadlines.router import router as deadlines_router
+from cspr_engine.documents.router import router as documents_router
+from cspr_engine.information_requests.router import router as information_requests_router
+from cspr_engine.links.router import router as links_router
 from cspr_engine.workflow.router import router as workflows_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(workflows_router)
 api_router.include_router(cases_router)
 api_router.include_router(deadlines_router)
+api_router.include_router(information_requests_router)
+api_router.include_router(actions_router)
+api_router.include_router(links_router)
+api_router.include_router(documents_router)
 api_router.include_router(alerts_router)
 api_router.include_router(accounts_router)
 api_router.include_router(access_router)

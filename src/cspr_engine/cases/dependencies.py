@@ -9,12 +9,15 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from cspr_engine.access import policy
 from cspr_engine.access import service as access_service
 from cspr_engine.access.dependencies import LoggedActorDep
 from cspr_engine.cases import repository as case_repository
-from cspr_engine.cases.exceptions import CaseNotFound
+from cspr_engine.cases.exceptions import CaseNotFound, SharedCaseReadOnly
 from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
+
+READS = frozenset({"GET", "HEAD"})
 
 CaseKey = Annotated[
     str,
@@ -32,6 +35,12 @@ def get_case_or_404(
         access_service.note_case(request.scope, attempted, denied=True)
         raise CaseNotFound("No case with that id or reference is visible to you.")
     access_service.note_case(request.scope, case.id)
+    if request.method not in READS and not policy.may_change(actor, case):
+        access_service.note_case(request.scope, case.id, denied=True)
+        raise SharedCaseReadOnly(
+            "This case is shared with your partnership to read; only its own partnership "
+            "changes it."
+        )
     return case
 
 

@@ -17,4 +17,14 @@ class CreateForbidden(Forbidden):
     slug, title = "create-forbidden", "Your role may not open a case"
 
 
-__all__ = ["CaseNotFound", "ConcurrentUpdate", "CreateForbidden", "StaleVersion"]
+class SharedCaseReadOnly(Forbidden):
+    slug, title = "shared-case-read-only", "A case shared with your partnership is read-only"
+
+
+__all__ = [
+    "CaseNotFound",
+    "ConcurrentUpdate",
+    "CreateForbidden",
+    "SharedCaseReadOnly",
+    "StaleVersion",
+]

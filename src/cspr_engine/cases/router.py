@@ -44,7 +44,7 @@ from cspr_engine.db import SessionDep
 from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, error_responses
 from cspr_engine.idempotency import service as idempotency
 from cspr_engine.kit.clock import Clock, ClockDep
-from cspr_engine.kit.http import etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, etag, parse_if_match
 from cspr_engine.kit.pagination import (
     CursorQuery,
     LimitQuery,
@@ -64,10 +64,6 @@ from cspr_engine.workflow.exceptions import (
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
-IfMatch = Annotated[
-    str | None,
-    Header(description='Make the write conditional on the case version (ETag, e.g. "4").'),
-]
 IdempotencyKey = Annotated[
     str | None,
     Header(description="Retry-safe key: a replay with the same body returns the first response."),

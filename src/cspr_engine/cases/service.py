@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from cspr_engine.access import policy
 from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.alerts import service as alert_service
@@ -104,7 +105,11 @@ def present(session: Session, case: Case, actor: Actor, now: datetime) -> CaseRe
         summary=case.summary,
         recorded=case.recorded,
         deadlines=deadline_service.present(session, case, definition, now),
-        allowed_triggers=definition.allowed_triggers(case.state, actor.roles, actor.agency),
+        allowed_triggers=(
+            definition.allowed_triggers(case.state, actor.roles, actor.agency)
+            if policy.may_change(actor, case)
+            else []
+        ),
         approvals={
             g.name: approvals_service.gate_read(session, case, g) for g in definition.gates.values()
         },
@@ -127,5 +132,5 @@ def trigger_options(case: Case, actor: Actor) -> list[TriggerOption]:
             guards=[g.name for g in t.guards],
         )
         for t in definition.triggers_from(case.state)
-        if t.admits(actor.roles, actor.agency)
+        if t.admits(actor.roles, actor.agency) and policy.may_change(actor, case)
     ]

@@ -25,6 +25,7 @@ class Deadline(SQLModel, table=True):
             sqlite_where=text("next_rung_at IS NOT NULL"),
         ),
         Index("ix_deadlines_case_id", "case_id"),
+        Index("ix_deadlines_subject_id", "subject_id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -48,6 +49,12 @@ class Deadline(SQLModel, table=True):
     rungs_fired: int = 0
     next_rung_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     calendar_version: str = Field(max_length=100)
+    # A clock of one record of the case rather than of the case itself (an information
+    # request, an improvement action): which record, and the agency it is addressed to (its
+    # alerts go to that agency's DSP).
+    subject_type: str | None = Field(default=None, max_length=32)
+    subject_id: uuid.UUID | None = None
+    subject_agency: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

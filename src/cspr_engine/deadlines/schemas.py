@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from cspr_engine.kit.schemas import IsoDate, StrictModel
 
@@ -43,6 +43,13 @@ class DeadlineRead(BaseModel):
     cancelled_at: datetime | None
     next_alert_at: datetime | None
     calendar_version: str
+    subject_type: str | None = Field(
+        default=None, description="A clock of one record: information_request or action."
+    )
+    subject_id: uuid.UUID | None = None
+    subject_agency: str | None = Field(
+        default=None, description="The agency the record is addressed to (its alerts go there)."
+    )
     extensions: list[ExtensionRead]
 
 

@@ -35,6 +35,7 @@ from cspr_engine.errors import FieldError, InvalidData
 from cspr_engine.kit.clock import LONDON, london_date
 from cspr_engine.workflow.definitions import (
     CREATE,
+    OWNER,
     ClockDef,
     ClockEvent,
     RoleRef,
@@ -130,10 +131,11 @@ def start_events(clock: ClockDef) -> tuple[ClockEvent, ...]:
 
 
 def open_instance(session: Session, case: Case, key: str) -> Deadline | None:
+    """The case's own running clock `key` (never a clock of one of its records)."""
     return session.exec(
         select(Deadline)
         .where(col(Deadline.case_id) == case.id, col(Deadline.key) == key)
-        .where(col(Deadline.status).in_(OPEN))
+        .where(col(Deadline.status).in_(OPEN), col(Deadline.subject_id).is_(None))
         .order_by(col(Deadline.sequence).desc())
     ).first()
 
@@ -261,10 +263,13 @@ def on_event(
                     calendar=calendar,
                 )
         if cancel_all or final or trigger in clock.cancel_on:
-            # Leaving the path (withdrawn, closed): what is still running stops counting.
+            # Leaving the path (withdrawn, closed): what is still running stops counting,
+            # the clocks of the case's records (requests, actions) too.
             current = open_instance(session, case, clock.key)
             if current is not None:
                 _close(current, "cancelled", now)
+            for record_clock in _open_subject_clocks(session, case, clock.key):
+                _close(record_clock, "cancelled", now)
             continue
         for event in clock.extend:
             new_due = _event_date(event, values, today, gate_agreed_on)
@@ -302,6 +307,131 @@ def on_event(
                     now=now,
                     calendar=calendar,
                 )
+
+
+# -- clocks of one record of a case (an information request, an improvement action) ------------
+
+
+def _open_subject_clocks(session: Session, case: Case, key: str) -> list[Deadline]:
+    return list(
+        session.exec(
+            select(Deadline).where(
+                col(Deadline.case_id) == case.id,
+                col(Deadline.key) == key,
+                col(Deadline.subject_id).is_not(None),
+                col(Deadline.status).in_(OPEN),
+            )
+        )
+    )
+
+
+def subject_clock(session: Session, subject_id: uuid.UUID) -> Deadline | None:
+    """The latest clock of a record, running or not."""
+    return session.exec(
+        select(Deadline)
+        .where(col(Deadline.subject_id) == subject_id)
+        .order_by(col(Deadline.sequence).desc())
+    ).first()
+
+
+def start_for_subject(
+    session: Session,
+    *,
+    case: Case,
+    definition: WorkflowDefinition,
+    key: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    agency: str | None,
+    starts_on: date,
+    due_on: date,
+    now: datetime,
+) -> Deadline:
+    """Start the clock of one record of the case: its due date is the record's own
+    (`due: {field: due_on}` in the workflow). Its alerts may go to `agency`'s holders of a role
+    (a ladder rung addressed to `dsp:owner`)."""
+    clock = definition.clocks[key]
+    calendar = current_calendar(session)
+    due_at = end_of_day(due_on)
+    deadline = Deadline(
+        case_id=case.id,
+        partnership_id=case.partnership_id,
+        key=key,
+        sequence=_next_sequence(session, case, key),
+        kind=clock.kind,
+        status="pending",
+        starts_on=starts_on,
+        due_on=due_on,
+        due_at=due_at,
+        calendar_version=calendar.version,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        subject_agency=agency,
+        created_at=now,
+        updated_at=now,
+    )
+    if now > due_at:
+        deadline.status = "breached"
+        deadline.breached_at = due_at
+    _schedule(deadline, definition, clock, calendar)
+    session.add(deadline)
+    session.flush()
+    return deadline
+
+
+def stop_for_subject(
+    session: Session, *, subject_id: uuid.UUID, met_on: date, now: datetime
+) -> Deadline | None:
+    """The record is done on `met_on`: its clock is met, or met late after its due date."""
+    current = subject_clock(session, subject_id)
+    if current is None or current.status not in OPEN:
+        return None
+    met_late = met_on > current.due_on
+    _close(current, "met_late" if met_late else "met", now)
+    current.met_on = met_on
+    current.met_at = now
+    current.breached_at = current.due_at if met_late else None
+    current.updated_at = now
+    return current
+
+
+def cancel_for_subject(session: Session, *, subject_id: uuid.UUID, now: datetime) -> None:
+    """The record no longer needs doing (withdrawn, closed with a rationale)."""
+    current = subject_clock(session, subject_id)
+    if current is not None and current.status in OPEN:
+        _close(current, "cancelled", now)
+        current.updated_at = now
+
+
+def move_for_subject(
+    session: Session,
+    *,
+    case: Case,
+    definition: WorkflowDefinition,
+    subject_id: uuid.UUID,
+    new_due_on: date,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> DeadlineExtension | None:
+    """The record's due date changed: its running clock follows, with the reason in its
+    extension history (an earlier date too: the partnership agreed it)."""
+    current = subject_clock(session, subject_id)
+    if current is None or current.status not in OPEN or current.due_on == new_due_on:
+        return None
+    return _extend(
+        session,
+        deadline=current,
+        definition=definition,
+        clock=definition.clocks[current.key],
+        new_due_on=new_due_on,
+        reason=reason,
+        agreed_with=None,
+        source="record",
+        actor=actor,
+        now=now,
+        calendar=current_calendar(session),
+    )
 
 
 def on_created(
@@ -612,6 +742,9 @@ def _present(
                 cancelled_at=d.cancelled_at,
                 next_alert_at=d.next_rung_at,
                 calendar_version=d.calendar_version,
+                subject_type=d.subject_type,
+                subject_id=d.subject_id,
+                subject_agency=d.subject_agency,
                 extensions=[
                     ExtensionRead.model_validate(e, from_attributes=True) for e in extensions[d.id]
                 ],
@@ -676,6 +809,20 @@ def sweep(session: Session, *, now: datetime, limit: int = 500) -> SweepResult:
     return SweepResult(examined=len(rows), alerts=alerts)
 
 
+def recipients_of(rung: Rung, deadline: Deadline) -> tuple[str, ...]:
+    """The rung's recipients; `role:owner` is that role in the agency the clock's record is
+    addressed to (the DSP of the agency asked for a return, or owning an action)."""
+    out = []
+    for ref in rung.to:
+        role, _, agency = ref.partition(":")
+        if agency == OWNER:
+            if deadline.subject_agency is None:
+                continue
+            ref = f"{role}:{deadline.subject_agency}"
+        out.append(ref)
+    return tuple(out)
+
+
 def _fire_latest_rung(
     session: Session,
     case: Case,
@@ -706,8 +853,16 @@ def _fire_latest_rung(
         type=rung.event,
         dedupe_key=f"deadline:{deadline.id}:{rung.name}:{deadline.due_on.isoformat()}",
         case=case,
-        recipients=rung.to,
+        recipients=recipients_of(rung, deadline),
         data={
+            **(
+                {
+                    deadline.subject_type: str(deadline.subject_id),
+                    "agency": deadline.subject_agency,
+                }
+                if deadline.subject_type
+                else {}
+            ),
             "clock": clock.key,
             "label": clock.label,
             "rule": clock.rule,

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from fastapi import Header
 
 from cspr_engine.errors import FieldError, InvalidData
+
+IfMatch = Annotated[
+    str | None,
+    Header(description='Make the write conditional on the case version (ETag, e.g. "4").'),
+]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,12})"?\s*$')
 

@@ -1,8 +1,15 @@
-"""Request body size limit, enforced before the body reaches a route."""
+"""Request body size limit, enforced before the body reaches a route.
+
+A few paths (document uploads) are allowed more, by pattern: their bodies are not buffered
+here but handed on as they arrive and counted; once one outgrows its allowance, reading it
+raises PayloadTooLarge in the route, which cleans up what it wrote and answers.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,15 +28,28 @@ PAGE_TOO_LARGE = (
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        allowances: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.allowances = tuple(allowances)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
+        allowance = next(
+            (limit for pattern, limit in self.allowances if pattern.match(scope["path"])), None
+        )
+        if allowance is not None:
+            length = int(declared) if declared is not None and declared.isdigit() else None
+            await self.app(scope, _counted(receive, allowance, length), send)
+            return
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, send)
             return
@@ -80,3 +100,22 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _counted(receive: Receive, limit: int, declared: int | None) -> Receive:
+    """`receive`, raising PayloadTooLarge as soon as the body is known to exceed `limit`: at
+    once for a declared Content-Length over it (nothing is read), else when the count passes it."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        if declared is not None and declared > limit:
+            raise PayloadTooLarge(f"The body may be at most {limit} bytes.")
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise PayloadTooLarge(f"The body may be at most {limit} bytes.")
+        return message
+
+    return counted

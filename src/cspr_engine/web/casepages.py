@@ -10,6 +10,7 @@ from typing import Any, get_args
 
 from sqlmodel import Session, col, select
 
+from cspr_engine.access import policy
 from cspr_engine.accounts.models import User
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.approvals.schemas import GateRead
@@ -70,8 +71,11 @@ def clock_view(d: DeadlineRead) -> ClockView | None:
                 words = f"due today ({due})"
             else:
                 words = f"{left} working day{'s' if left != 1 else ''} left, due {due}"
+    label = d.label
+    if d.subject_agency:
+        label = f"{label} ({humanise(d.subject_agency).lower()})"
     return ClockView(
-        label=d.label,
+        label=label,
         rag=rag,
         tag=tag,
         tag_class=cls,
@@ -260,9 +264,34 @@ EVENT_TITLES = {
     "deadline.recomputed": "Clock recomputed for a new bank holiday",
     "approval.voted": "Decision recorded",
     "approval.disputed": "Decision recorded: a partner disagrees",
+    "information_request.created": "Information requested",
+    "information_request.answered": "Information return made",
+    "information_request.withdrawn": "Information request withdrawn",
+    "action.created": "Improvement action added",
+    "action.updated": "Improvement action updated",
+    "link.added": "Case linked",
+    "link.removed": "Link removed",
+    "case.shared": "Shared with another partnership",
+    "case.share_revoked": "Share revoked",
+    "document.added": "Document added",
+    "document.withdrawn": "Document withdrawn",
 }
 # Stored codes shown as words in the timeline (enum and list values, parties, decisions).
-CODED = frozenset({"party", "decision", "gate"})
+CODED = frozenset(
+    {
+        "party",
+        "decision",
+        "gate",
+        "agency",
+        "agencies",
+        "owner_agency",
+        "source",
+        "status",
+        "type",
+        "direction",
+        "kind",
+    }
+)
 
 
 def timeline(
@@ -352,6 +381,8 @@ def vote_forms(
         if shown.status == "not_open":
             continue
         party = next((p for p in gate.party_refs if p.admits(actor.roles, actor.agency)), None)
+        if not policy.may_change(actor, case):
+            party = None
         prefix = f"vote-{gate.name}".replace("_", "-")
         form = Form(
             [
@@ -418,7 +449,11 @@ def case_page(session: Session, case: Case, actor: Actor, now: datetime) -> Case
         clocks=clocks,
         steps=flow(definition, case.state, visited),
         entries=entries,
-        actions=action_forms(definition, case, actor) if case.closed_at is None else [],
+        actions=(
+            action_forms(definition, case, actor)
+            if case.closed_at is None and policy.may_change(actor, case)
+            else []
+        ),
         votes=vote_forms(definition, case, read, actor),
     )
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from cspr_engine.access import policy
 from cspr_engine.access import service as access_service
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.dependencies import SESSION_COOKIE, SettingsDep
@@ -21,7 +22,12 @@ from cspr_engine.approvals import service as approvals_service
 from cspr_engine.approvals.schemas import VoteCreate
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases import service as case_service
-from cspr_engine.cases.exceptions import CaseNotFound, ConcurrentUpdate, StaleVersion
+from cspr_engine.cases.exceptions import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    SharedCaseReadOnly,
+    StaleVersion,
+)
 from cspr_engine.cases.models import Case
 from cspr_engine.cases.schemas import CaseCreate, TransitionRequest
 from cspr_engine.db import SessionDep
@@ -301,6 +307,12 @@ def _case_or_404(request: Request, session: Session, user: WebUser, key: str) ->
         )
         raise CaseNotFound("No case with that reference is visible to you.")
     access_service.note_case(request.scope, case.id)
+    if request.method != "GET" and not policy.may_change(user.actor, case):
+        access_service.note_case(request.scope, case.id, denied=True)
+        raise SharedCaseReadOnly(
+            "This case is shared with your partnership to read; only its own partnership "
+            "changes it."
+        )
     return case
 
 
@@ -322,11 +334,16 @@ def case_page(
     return render(request, "case.html", _case_context(page, done=flash(request)), user=user)
 
 
+STALE_FORM = (
+    "Someone else changed this case while you had it open. Check what changed, then try again."
+)
+
+
 def _stale(version: object, case: Case) -> bool:
     return str(version) != str(case.version)
 
 
-@router.post("/cases/{key}/actions/{trigger}", name="ui_fire")
+@router.post("/cases/{key}/transitions/{trigger}", name="ui_fire")
 async def fire(
     request: Request,
     key: CaseKey,
@@ -357,10 +374,7 @@ async def fire(
             form.add_api_errors(pydantic_errors(exc.errors()), strip="data.")
     if not form.errors:
         if _stale(posted.get("version"), case):
-            problem = (
-                "Someone else changed this case while you had it open. Check what changed, "
-                "then try again."
-            )
+            problem = STALE_FORM
         else:
             try:
                 workflow_service.fire(
@@ -383,10 +397,7 @@ async def fire(
                 form.add_api_errors(exc.errors, strip="data.")
             except (ConcurrentUpdate, StaleVersion):
                 session.rollback()
-                problem = (
-                    "Someone else changed this case while you had it open. Check what "
-                    "changed, then try again."
-                )
+                problem = STALE_FORM
             except CsprError as exc:
                 session.rollback()
                 guard_field = _guard_field(exc, fields)
@@ -410,7 +421,11 @@ async def fire(
 
 
 def _guard_field(exc: CsprError, fields: dict[str, Any]) -> str | None:
-    """A guard that compares two of the form's dates is about the later one."""
+    """A guard that names a field of the form is about it; one that compares two of the form's
+    dates is about the later one."""
+    named = exc.extensions.get("field")
+    if isinstance(named, str) and named in fields:
+        return named
     if exc.extensions.get("guard") != "working_days_between":
         return None
     for candidate in ("to", "published_on", "planned_publication_on"):
@@ -442,10 +457,7 @@ async def vote(
         problem = "There is no decision to record here."
     elif not form.errors:
         if _stale(posted.get("version"), case):
-            problem = (
-                "Someone else changed this case while you had it open. Check what changed, "
-                "then try again."
-            )
+            problem = STALE_FORM
         else:
             try:
                 ballot = VoteCreate.model_validate(data)

@@ -34,6 +34,10 @@ NAME = r"^[a-z][a-z0-9_]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME, max_length=64)]
 FieldType = Literal["date", "string", "text", "enum", "list", "boolean", "url", "integer"]
 CREATE = "create"
+# In a clock's own ladder, `dsp:owner` is the DSP of the agency the clock's record is addressed
+# to (an information request's agency, an improvement action's owner).
+OWNER = "owner"
+EXTERNAL = "external"
 DEFAULT_MAX_LENGTH = {"string": 500, "text": 20_000, "url": 2_000}
 
 
@@ -497,10 +501,12 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
     if d.initial not in states:
         faults.append(f"unknown state {d.initial!r} as initial")
 
-    def check_roles(where: str, refs: tuple[RoleRef, ...]) -> None:
+    def check_roles(where: str, refs: tuple[RoleRef, ...], owner: bool = False) -> None:
         for ref in refs:
             if ref.role not in d.roles:
                 faults.append(f"unknown role {ref.role!r} in {where}")
+            if ref.agency == OWNER and owner:
+                continue
             if ref.agency is not None and ref.agency not in d.agencies:
                 faults.append(f"unknown agency {ref.agency!r} in {where}")
 
@@ -588,8 +594,11 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
         for t_name in c.cancel_on:
             if t_name not in d.triggers:
                 faults.append(f"clock {c.key} refers to unknown trigger {t_name!r}")
+        # Only a clock of a record (started by `external`) has an owner agency to address.
+        of_record = any(ev.trigger == EXTERNAL for ev in c.start)
         for rung in c.escalation or ():
-            check_roles(f"clock {c.key} rung {rung.name}", tuple(map(RoleRef.parse, rung.to)))
+            refs = tuple(map(RoleRef.parse, rung.to))
+            check_roles(f"clock {c.key} rung {rung.name}", refs, owner=of_record)
     for rung in d.escalation:
         check_roles(f"escalation rung {rung.name}", tuple(map(RoleRef.parse, rung.to)))
     if faults:

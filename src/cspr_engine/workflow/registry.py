@@ -35,6 +35,8 @@ class GuardContext:
     today: date
     calendar: WorkingCalendar
     open_actions: int
+    # Information requests still awaiting their return (each as "agency").
+    missing_returns: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def value(self, ref: str) -> Any:
@@ -104,15 +106,33 @@ def improvement_actions_done(ctx: GuardContext) -> Refusal | None:
     )
 
 
+def information_returns_in(ctx: GuardContext) -> Refusal | None:
+    """Every agency asked has made its information return, or the data give the reason to go
+    on without it (the field named by `reason`)."""
+    if not ctx.missing_returns:
+        return None
+    reason = ctx.data.get(str(ctx.params["reason"]))
+    if isinstance(reason, str) and reason.strip():
+        return None
+    agencies = ", ".join(a.replace("_", " ") for a in sorted(set(ctx.missing_returns)))
+    return Refusal(
+        f"Information returns are still awaited from: {agencies}. Record why the rapid review "
+        f"is completed without them ({ctx.params['reason']}).",
+        {"missing_returns": sorted(set(ctx.missing_returns)), "field": ctx.params["reason"]},
+    )
+
+
 # The parameters each guard needs from the workflow file (checked when the file is loaded).
 GUARD_PARAMS: dict[str, frozenset[str]] = {
     "gate_agreed": frozenset({"gate"}),
     "working_days_between": frozenset({"from", "to", "at_least"}),
     "improvement_actions_done": frozenset(),
+    "information_returns_in": frozenset({"reason"}),
 }
 
 GUARDS: dict[str, Guard] = {
     "gate_agreed": gate_agreed,
+    "information_returns_in": information_returns_in,
     "working_days_between": working_days_between,
     "improvement_actions_done": improvement_actions_done,
 }

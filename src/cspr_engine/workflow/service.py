@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.actions import repository as action_repository
 from cspr_engine.alerts import service as alert_service
 from cspr_engine.approvals import service as approvals_service
 from cspr_engine.audit import service as audit_service
@@ -20,6 +21,7 @@ from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.models import Case
 from cspr_engine.config import ConfigurationError, get_settings
 from cspr_engine.deadlines import service as deadline_service
+from cspr_engine.information_requests import repository as request_repository
 from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import engine
 from cspr_engine.workflow.definitions import WorkflowDefinition, load_definitions
@@ -102,6 +104,8 @@ def fire(
     gates = approvals_service.gate_views(session, case, definition)
     recorded = typed_recorded(definition, case.recorded)
     calendar = deadline_service.current_calendar(session)
+    open_actions = action_repository.open_count(session, case.id)
+    missing_returns = request_repository.awaited_agencies(session, case.id)
 
     def context(values: dict[str, Any]) -> GuardContext:
         return GuardContext(
@@ -112,8 +116,8 @@ def fire(
             gates=gates,
             today=today,
             calendar=calendar,
-            # Improvement actions arrive with the casework module; until then none can be open.
-            open_actions=0,
+            open_actions=open_actions,
+            missing_returns=missing_returns,
         )
 
     outcome = engine.fire(
