@@ -1,19 +1,28 @@
 """Every failure a caller can see, rendered once as RFC 9457 `application/problem+json`.
 
     CsprError (500: never raised as such)
-     ├── BadRequest (400) ........ MalformedBody
+     ├── BadRequest (400) ........ MalformedBody, MalformedUpload
      ├── Unauthenticated (401)
      ├── Forbidden (403) ......... TriggerForbidden, NotAGateParty, CreateForbidden,
-     │                             ExtensionForbidden, AccessLogForbidden
-     ├── NotFound (404) .......... CaseNotFound, WorkflowNotFound, GateNotFound, RouteNotFound
+     │                             ExtensionForbidden, AccessLogForbidden, SharedCaseReadOnly,
+     │                             RequestForbidden, AnswerForbidden, NoAgency, ActionForbidden,
+     │                             LinkForbidden, ShareForbidden, UploadForbidden,
+     │                             WithdrawForbidden
+     ├── NotFound (404) .......... CaseNotFound, WorkflowNotFound, GateNotFound, RouteNotFound,
+     │                             InformationRequestNotFound, ActionNotFound, LinkNotFound,
+     │                             LinkTargetNotFound, ShareNotFound, DocumentNotFound
      ├── MethodNotAllowed (405)
-     ├── Conflict (409) .......... InvalidTransition, GuardRejected, ConcurrentUpdate, GateClosed
-     ├── PreconditionFailed (412)  StaleVersion
-     ├── PayloadTooLarge (413)
-     ├── UnsupportedMediaType (415)
+     ├── Conflict (409) .......... InvalidTransition, GuardRejected, ConcurrentUpdate, GateClosed,
+     │                             RequestsNotOpen, RequestNotOpen, ActionStatusConflict,
+     │                             CaseClosedToActions, DuplicateLink, LinkAlreadyRemoved,
+     │                             DuplicateShare, ShareAlreadyRevoked, DocumentAlreadyWithdrawn
+     ├── DocumentWithdrawn (410)
+     ├── PreconditionFailed (412)  StaleVersion, StaleActionVersion
+     ├── PayloadTooLarge (413) ... DocumentTooLarge
+     ├── UnsupportedMediaType (415) MultipartRequired, DocumentTypeRefused
      ├── Unprocessable (422) ..... InvalidData, UnknownTrigger, InvalidQuery, IdempotencyKeyReused
      ├── TooManyRequests (429) ... SignInBackoff, TokenRateLimited
-     └── ServiceUnavailable (503)
+     └── ServiceUnavailable (503)  DocumentIntegrityFailed, DocumentStoreUnavailable
 
 Domain packages raise these (or their own subclasses); the handlers below turn them into
 problem documents. A problem never carries a stack trace or a child's data.
