@@ -21,6 +21,7 @@ from cspr_engine.cases.models import Case
 from cspr_engine.cases.schemas import CaseRead, IncidentCategory, ReferringAgency
 from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.deadlines.schemas import DeadlineRead
+from cspr_engine.kit.clock import london_date
 from cspr_engine.web.forms import Field, Form, trigger_form
 from cspr_engine.web.templating import humanise
 from cspr_engine.workflow import service as workflow_service
@@ -165,6 +166,97 @@ def dashboard(
         rows.append(row)
     rows.sort(key=CaseRow.sort_key)
     return rows, cut
+
+
+# -- what an agency owes: information returns and improvement actions ---------------------------
+
+
+@dataclass(frozen=True)
+class OwedItem:
+    """An information return or improvement action addressed to the user's agency."""
+
+    case_reference: str
+    what: str  # "Information return 2", "Action A1"
+    href: str
+    due_on: date
+    rag: str
+    tag: str
+    tag_class: str
+    words: str
+
+
+def _owed_tag(due_on: date, today: date, left: int) -> tuple[str, str, str, str]:
+    due = f"{due_on.day} {due_on:%B %Y}"
+    if due_on < today:
+        return "red", "Overdue", "govuk-tag--red", f"was due {due}"
+    if left <= AMBER_WORKING_DAYS:
+        return "amber", "Due soon", "govuk-tag--yellow", f"due {due}"
+    return "green", "On track", "govuk-tag--green", f"due {due}"
+
+
+def owed_by_agency(session: Session, actor: Actor, now: datetime) -> list[OwedItem]:
+    """Open information requests to the user's agency and open improvement actions it owns, on
+    the cases the user may read, soonest due first (for users who answer or report for one)."""
+    from cspr_engine.actions.models import ImprovementAction
+    from cspr_engine.actions.repository import OPEN_STATUSES
+    from cspr_engine.information_requests import repository as request_repository
+
+    agency = actor.agency
+    answers = policy.may_casework(actor, policy.Casework.answer_information)
+    reports = policy.may_casework(actor, policy.Casework.update_own_action)
+    if agency is None or actor.partnership_id is None or not (answers or reports):
+        return []
+    today = london_date(now)
+    calendar = deadline_service.current_calendar(session)
+    items: list[OwedItem] = []
+    if answers:
+        for request, case in request_repository.addressed_to(
+            session, actor, agency, status="open", after=None, limit=100
+        ):
+            left = calendar.working_days_between(today, request.due_on)
+            rag, tag, cls, words = _owed_tag(request.due_on, today, left)
+            items.append(
+                OwedItem(
+                    case_reference=case.reference,
+                    what=f"Information return {request.number}",
+                    href=f"/ui/cases/{case.reference}/information-requests",
+                    due_on=request.due_on,
+                    rag=rag,
+                    tag=tag,
+                    tag_class=cls,
+                    words=words,
+                )
+            )
+    if reports:
+        rows = session.exec(
+            select(ImprovementAction, Case)
+            .join(Case, col(Case.id) == col(ImprovementAction.case_id))
+            .where(
+                col(ImprovementAction.partnership_id) == actor.partnership_id,
+                col(ImprovementAction.owner_agency) == agency,
+                col(ImprovementAction.status).in_(OPEN_STATUSES),
+                policy.readable_cases(actor),
+            )
+            .order_by(col(ImprovementAction.due_on))
+            .limit(100)
+        )
+        for action, case in rows:
+            left = calendar.working_days_between(today, action.due_on)
+            rag, tag, cls, words = _owed_tag(action.due_on, today, left)
+            items.append(
+                OwedItem(
+                    case_reference=case.reference,
+                    what=f"Improvement action A{action.number}",
+                    href=f"/ui/cases/{case.reference}/actions/A{action.number}",
+                    due_on=action.due_on,
+                    rag=rag,
+                    tag=tag,
+                    tag_class=cls,
+                    words=words,
+                )
+            )
+    items.sort(key=lambda i: (RAG_ORDER[i.rag], i.due_on))
+    return items
 
 
 # -- the case page ------------------------------------------------------------------------------

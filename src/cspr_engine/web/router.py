@@ -220,6 +220,7 @@ def dashboard(
             "agencies": agencies,
             "filtered": filters != casepages.DashboardFilters(),
             "breached_count": sum(1 for r in rows if r.breached),
+            "owed": casepages.owed_by_agency(session, user.actor, clock.now()),
             "may_refer": _may_refer(user),
             "done": flash(request),
         },
