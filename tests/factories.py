@@ -56,6 +56,12 @@ def issued_tokens() -> list[str]:
     return list(_ISSUED)
 
 
+def remember_secret(secret: str) -> str:
+    """Issue #7: a secret a test was given (a calendar feed's): the log check looks for it too."""
+    _ISSUED.append(secret)
+    return secret
+
+
 def create_partnership(session: Session, code: str, now: datetime) -> Partnership:
     return accounts_service.create_partnership(
         session=session, code=code, name=f"{code} Safeguarding Children Partnership", now=now

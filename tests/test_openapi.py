@@ -16,6 +16,7 @@ from cspr_engine.main import create_app
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 OUTSIDE_API = {"/healthz", "/readyz"}
+OUTSIDE_API |= {"/metrics"}  # issue #7: observability (its own token, no input)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import secrets
 import sys
 from collections.abc import Sequence
@@ -20,15 +19,17 @@ def _now() -> datetime:
 
 
 def _configure_logging() -> None:
-    # Ids and counts only: nothing in this service logs case content.
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Ids and counts only: nothing in this service logs case content. JSON or text lines
+    # (CSPR_LOG_FORMAT), with the request and actor ids (kit.logs).
+    from cspr_engine.kit.logs import configure_logging
+
+    configure_logging(get_settings())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from cspr_engine.kit.logs import log_config
 
     _configure_logging()
     settings = get_settings()
@@ -38,6 +39,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's own lines (its access log too) in the same format, with the same ids.
+        log_config=log_config(settings),
     )
     return 0
 

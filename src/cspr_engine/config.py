@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     workflows_dir: Path = PROJECT_ROOT / "workflows"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
+    # Issue #7 (observability): log lines as JSON objects or text (unset: JSON in production,
+    # text elsewhere); `GET /metrics` asks for `Authorization: Bearer <metrics_token>` when
+    # the token is set, and is open when it is not (serve it on the internal network only).
+    log_format: str | None = Field(default=None, pattern=r"^(json|text)$")
+    metrics_token: str | None = Field(default=None, min_length=16, max_length=200)
     # Where people reach this service (links in alert e-mails).
     public_base_url: str = "http://127.0.0.1:8000"
     # Which start a configurable clock counts from, by clock key (e.g. {"rapid_review":

@@ -7,11 +7,13 @@
      │                             ExtensionForbidden, AccessLogForbidden, SharedCaseReadOnly,
      │                             RequestForbidden, AnswerForbidden, NoAgency, ActionForbidden,
      │                             LinkForbidden, ShareForbidden, UploadForbidden,
-     │                             WithdrawForbidden
+     │                             WithdrawForbidden, ReportForbidden, ExportForbidden
      ├── NotFound (404) .......... CaseNotFound, WorkflowNotFound, GateNotFound, RouteNotFound,
      │                             InformationRequestNotFound, ActionNotFound, LinkNotFound,
-     │                             LinkTargetNotFound, ShareNotFound, DocumentNotFound
+     │                             LinkTargetNotFound, ShareNotFound, DocumentNotFound,
+     │                             CalendarFeedNotFound, FeedUnavailable
      ├── MethodNotAllowed (405)
+     ├── NotAcceptable (406)
      ├── Conflict (409) .......... InvalidTransition, GuardRejected, ConcurrentUpdate, GateClosed,
      │                             RequestsNotOpen, RequestNotOpen, ActionStatusConflict,
      │                             CaseClosedToActions, DuplicateLink, LinkAlreadyRemoved,
@@ -20,8 +22,9 @@
      ├── PreconditionFailed (412)  StaleVersion, StaleActionVersion
      ├── PayloadTooLarge (413) ... DocumentTooLarge
      ├── UnsupportedMediaType (415) MultipartRequired, DocumentTypeRefused
-     ├── Unprocessable (422) ..... InvalidData, UnknownTrigger, InvalidQuery, IdempotencyKeyReused
-     ├── TooManyRequests (429) ... SignInBackoff, TokenRateLimited
+     ├── Unprocessable (422) ..... InvalidData, UnknownTrigger, InvalidQuery (InvalidPeriod),
+     │                             IdempotencyKeyReused
+     ├── TooManyRequests (429) ... SignInBackoff, TokenRateLimited, FeedRateLimited
      └── ServiceUnavailable (503)  DocumentIntegrityFailed, DocumentStoreUnavailable
 
 Domain packages raise these (or their own subclasses); the handlers below turn them into

@@ -136,6 +136,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Behind TLS (the session cookie is Secure): browsers are told to keep to HTTPS.
         hsts=settings.cookie_secure,
     )
+    # Issue #7 (observability): request metrics and the log context around everything (the
+    # outermost middleware), and GET /metrics.
+    from cspr_engine.metrics import install as install_metrics
+
+    install_metrics(app)
     app.include_router(health_router)
     app.include_router(api_router)
     _mount_web(app)
@@ -147,9 +152,13 @@ def _mount_web(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
+    from cspr_engine.feeds.router import feed_router  # issue #7: calendar feeds
     from cspr_engine.web.admin import router as admin_router
     from cspr_engine.web.casework import router as casework_router
     from cspr_engine.web.errors import install_page_errors
+    from cspr_engine.web.exports import router as exports_page_router  # issue #7: exports
+    from cspr_engine.web.feeds import router as feeds_page_router  # issue #7: calendar feeds
+    from cspr_engine.web.reports import router as reports_page_router  # issue #7: reports
     from cspr_engine.web.router import router as web_router
     from cspr_engine.web.templating import STATIC_DIR
 
@@ -158,6 +167,10 @@ def _mount_web(app: FastAPI) -> None:
     app.include_router(web_router)
     app.include_router(admin_router)
     app.include_router(casework_router)
+    app.include_router(reports_page_router)  # issue #7: the reports page, /ui/reports
+    app.include_router(exports_page_router)  # issue #7: the pack and record downloads
+    app.include_router(feed_router)  # issue #7: the calendar feed, /feeds/{secret}.ics
+    app.include_router(feeds_page_router)  # issue #7: its page, /ui/calendar-feed
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui_static")
 
     @app.get("/", include_in_schema=False)

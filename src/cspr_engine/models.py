@@ -14,6 +14,7 @@ from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases.models import Case, CaseReferenceCounter
 from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
 from cspr_engine.documents.models import Document
+from cspr_engine.feeds.models import CalendarFeed  # issue #7: calendar feeds
 from cspr_engine.idempotency.models import IdempotencyRecord
 from cspr_engine.information_requests.models import InformationRequest
 from cspr_engine.kit.tables import metadata
@@ -27,6 +28,7 @@ __all__ = [
     "ApprovalVote",
     "AuditEvent",
     "CalendarAddition",
+    "CalendarFeed",
     "Case",
     "CaseLink",
     "CaseReferenceCounter",

@@ -201,8 +201,10 @@ def test_every_case_route_writes_the_access_log(app: FastAPI) -> None:
     from cspr_engine.cases.router import router as cases_router
     from cspr_engine.deadlines.router import router as deadlines_router
     from cspr_engine.documents.router import router as documents_router
+    from cspr_engine.exports.router import router as exports_router  # issue #7: exports
     from cspr_engine.information_requests.router import router as requests_router
     from cspr_engine.links.router import router as links_router
+    from cspr_engine.reports.router import router as reports_router  # issue #7: reports
 
     routers = (
         cases_router,
@@ -212,6 +214,8 @@ def test_every_case_route_writes_the_access_log(app: FastAPI) -> None:
         actions_router,
         links_router,
         documents_router,
+        exports_router,  # issue #7: exports
+        reports_router,  # issue #7: reports (GET /cases/export.csv)
     )
     case_routes = [
         r

@@ -55,12 +55,18 @@ class Permission(StrEnum):
     read_access_log = "read_access_log"  # who read a case, and who tried to
     manage_webhooks = "manage_webhooks"
     manage_calendar = "manage_calendar"
+    read_reports = "read_reports"  # issue #7: the timeliness and activity report (reports/)
 
 
 PERMISSIONS: Mapping[Permission, frozenset[str]] = {
     Permission.read_access_log: frozenset({Role.panel_chair, Role.scrutineer}),
     Permission.manage_webhooks: frozenset({Role.admin}),
     Permission.manage_calendar: frozenset({Role.admin}),
+    # Issue #7: roles that read every case of their partnership, so a report shows none they
+    # could not open.
+    Permission.read_reports: frozenset(
+        {Role.panel_chair, Role.business_unit, Role.dsp, Role.lsp, Role.scrutineer, Role.qpd}
+    ),
 }
 
 
@@ -203,3 +209,11 @@ def check_workflow(definition: WorkflowDefinition) -> list[str]:
         for ref in refs
         if ref.role in READ_ONLY_ROLES
     ]
+
+
+# Issue #7 (exports): who may take a case's full record away as JSON, for a Panel request or a
+# subject access request (exports.service): the panel chair, the business unit and the
+# independent scrutineer, of the case's own partnership.
+RECORD_EXPORTERS: frozenset[str] = frozenset(
+    {Role.panel_chair, Role.business_unit, Role.scrutineer}
+)

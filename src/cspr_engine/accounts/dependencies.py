@@ -17,6 +17,7 @@ from cspr_engine.config import Settings
 from cspr_engine.db import get_engine
 from cspr_engine.errors import Unauthenticated
 from cspr_engine.kit.clock import ClockDep
+from cspr_engine.kit.logs import note_actor_id
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def get_actor(request: Request, clock: ClockDep) -> Actor:
             session=session, secret=secret.strip(), now=clock.now()
         )
         _commit_bookkeeping(session, f"token {actor.token_id}")
+    note_actor_id(actor.user_id)  # issue #7: the actor's id on this request's log lines
     return actor
 
 
@@ -68,6 +70,7 @@ def _from_cookie(request: Request, cookie: str, clock: ClockDep) -> Actor:
                     f"token in {CSRF_HEADER}."
                 )
         _commit_bookkeeping(session, f"session {actor.session_id}")
+    note_actor_id(actor.user_id)  # issue #7: the actor's id on this request's log lines
     return actor
 
 

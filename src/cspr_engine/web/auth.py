@@ -19,6 +19,7 @@ from cspr_engine.accounts.schemas import Actor
 from cspr_engine.db import get_engine
 from cspr_engine.errors import Forbidden, Unauthenticated
 from cspr_engine.kit.clock import ClockDep
+from cspr_engine.kit.logs import note_actor_id
 
 CSRF_FIELD = "csrf_token"
 
@@ -83,6 +84,7 @@ def get_web_user(request: Request, clock: ClockDep) -> WebUser:
             actor=actor, display_name=user.display_name, email=user.email, csrf_token=csrf_token
         )
         session.commit()
+    note_actor_id(actor.user_id)  # issue #7: the actor's id on this request's log lines
     return web_user
 
 

@@ -1,0 +1,2 @@
+"""Calendar feeds: a user's revocable iCalendar subscription to the clocks of the cases they
+may read."""
