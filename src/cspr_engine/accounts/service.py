@@ -33,6 +33,7 @@ from cspr_engine.accounts.schemas import (
     Role,
 )
 from cspr_engine.errors import Unauthenticated, Unprocessable
+from cspr_engine.kit.clock import window_wait
 
 log = logging.getLogger(__name__)
 
@@ -196,14 +197,11 @@ def _check_token_rate(*, session: Session, user: User, now: datetime, per_hour: 
     repository.serialise_on(session, f"tokens:{user.id}")
     hour = timedelta(hours=1)
     recent = repository.token_times_since(session, user_id=user.id, since=now - hour)
-    if len(recent) < per_hour:
-        return
-    # Room for one more once enough of them are more than an hour old.
-    frees_at = recent[len(recent) - per_hour] + hour
-    raise TokenRateLimited(
-        f"At most {per_hour} API tokens may be created for one user per hour.",
-        retry_after=math.ceil((frees_at - now).total_seconds()),
-    )
+    if wait := window_wait(recent, per_hour, hour, now):
+        raise TokenRateLimited(
+            f"At most {per_hour} API tokens may be created for one user per hour.",
+            retry_after=wait,
+        )
 
 
 def revoke_token(*, token: ApiToken, now: datetime) -> None:

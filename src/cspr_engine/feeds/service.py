@@ -8,7 +8,6 @@ reference and the clock (label, rule, basis, due date, status), nothing else of 
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
@@ -23,6 +22,7 @@ from cspr_engine.errors import Unprocessable
 from cspr_engine.feeds import ics, repository
 from cspr_engine.feeds.exceptions import FeedRateLimited, FeedUnavailable
 from cspr_engine.feeds.models import CalendarFeed
+from cspr_engine.kit.clock import window_wait
 from cspr_engine.workflow import service as workflow_service
 
 # The feed's path as the access log and a refusal name it: never with the secret in it.
@@ -77,13 +77,11 @@ def _check_rate(*, session: Session, user: User, now: datetime, per_hour: int) -
     accounts_repository.serialise_on(session, f"calendar-feeds:{user.id}")
     hour = timedelta(hours=1)
     recent = repository.feed_times_since(session, user_id=user.id, since=now - hour)
-    if len(recent) < per_hour:
-        return
-    frees_at = recent[len(recent) - per_hour] + hour
-    raise FeedRateLimited(
-        f"At most {per_hour} calendar feeds may be created for one user per hour.",
-        retry_after=math.ceil((frees_at - now).total_seconds()),
-    )
+    if wait := window_wait(recent, per_hour, hour, now):
+        raise FeedRateLimited(
+            f"At most {per_hour} calendar feeds may be created for one user per hour.",
+            retry_after=wait,
+        )
 
 
 def revoke_feed(*, feed: CalendarFeed, now: datetime) -> None:

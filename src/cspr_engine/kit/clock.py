@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import math
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo
 
@@ -45,3 +46,13 @@ def get_clock() -> Clock:
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def window_wait(recent: list[datetime], per_window: int, window: timedelta, now: datetime) -> int:
+    """Seconds until one more event may happen when at most `per_window` may fall in any
+    `window` (a sliding window), given the times of the recent ones, oldest first; 0 if now."""
+    if len(recent) < per_window:
+        return 0
+    # Room for one more once enough of them have left the window.
+    frees_at = recent[len(recent) - per_window] + window
+    return max(0, math.ceil((frees_at - now).total_seconds()))
