@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench check lint fmt openapi openapi-check revision clean
+.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup check lint fmt openapi openapi-check revision clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ screenshots: install-test assets browser
 ## Sweep timings on SQLite and PostgreSQL side by side (bench/sweep.py says what is measured).
 bench: install
 	$(BIN)/python bench/sweep.py
+
+## Backup, restore and audit-check timings on SQLite and PostgreSQL side by side (bench/backup.py).
+bench-backup: install
+	$(BIN)/python bench/backup.py
 
 lint: install-test
 	$(BIN)/ruff check src tests migrations bench

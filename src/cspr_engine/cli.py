@@ -295,6 +295,78 @@ def cmd_export_audit_heads(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """An online, consistent copy of the configured database in a new file (never overwrites)."""
+    from cspr_engine.backup import BackupError, backup, describe_size
+
+    try:
+        done = backup(url=get_settings().database_url, target=Path(args.path))
+    except BackupError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup of {done.database} written to {done.path}")
+    print(f"  size: {describe_size(done.size)}")
+    print(f"  schema revision: {done.contents.revision}")
+    print(f"  cases: {done.contents.cases}")
+    print(f"  audit events: {done.contents.audit_events}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """A backup restored into the configured database, which must be empty."""
+    from alembic.script import ScriptDirectory
+
+    from cspr_engine.backup import BackupError, restore
+    from cspr_engine.migrations import alembic_config, head_revision
+
+    try:
+        done = restore(url=get_settings().database_url, source=Path(args.path))
+    except BackupError as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{done.path} restored into {done.database}")
+    print(f"  schema revision: {done.contents.revision}")
+    print(f"  cases: {done.contents.cases}")
+    print(f"  audit events: {done.contents.audit_events}")
+    scripts = ScriptDirectory.from_config(alembic_config(quiet=True))
+    if done.contents.revision not in {s.revision for s in scripts.walk_revisions()}:
+        print("  a schema newer than this cspr_engine knows: install the version that wrote it")
+    elif done.contents.revision != head_revision():
+        print("  an older schema: run `cspr-engine migrate` before starting the service")
+    print(
+        "next: `cspr-engine admin verify-audit`, then `cspr-engine admin check-audit-heads "
+        "FILE` with the heads exported last (docs/backup-and-restore.md)"
+    )
+    return 0
+
+
+def cmd_check_audit_heads(args: argparse.Namespace) -> int:
+    """Every chain head in a file written by export-audit-heads is in the database, unchanged."""
+    import json
+
+    from cspr_engine.backup import check_heads
+
+    try:
+        with open(args.path, encoding="utf-8") as lines:
+            exported = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the heads file: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if not all(isinstance(head, dict) for head in exported):
+        print("the heads file has a line that is not a JSON object", file=sys.stderr)
+        return 1
+    with _session() as session:
+        try:
+            result = check_heads(session, exported)
+        except (KeyError, TypeError, ValueError) as exc:
+            print(f"the heads file has a line without case_id, seq or hash: {exc}", file=sys.stderr)
+            return 1
+    for fault in result.faults:
+        print(f"audit head not found: {fault}", file=sys.stderr)
+    print(f"{result.matched} of {len(exported)} exported head(s) found unchanged")
+    return 1 if result.faults else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cspr-engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -353,6 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     e = admin.add_parser("export-audit-heads", help="each case's latest audit hash (JSON lines)")
     e.add_argument("--output", help="a file (default: standard output)")
     e.set_defaults(func=cmd_export_audit_heads)
+    b = admin.add_parser(
+        "backup", help="an online, consistent backup of the database into a new file"
+    )
+    b.add_argument("path", help="the backup file to write (must not exist)")
+    b.set_defaults(func=cmd_backup)
+    r = admin.add_parser("restore", help="restore a backup into the (empty) configured database")
+    r.add_argument("path", help="a file written by `admin backup`")
+    r.set_defaults(func=cmd_restore)
+    h = admin.add_parser(
+        "check-audit-heads", help="compare the database with heads from export-audit-heads"
+    )
+    h.add_argument("path", help="a file written by `admin export-audit-heads --output`")
+    h.set_defaults(func=cmd_check_audit_heads)
     admin.add_parser(
         "seed-demo", help="a demo partnership and users (not in production)"
     ).set_defaults(func=cmd_seed_demo)
