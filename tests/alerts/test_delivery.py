@@ -411,6 +411,49 @@ def test_a_claimed_delivery_whose_sender_crashed_is_sent_once_the_lease_expires(
     assert len(attempts(row.id)) == 1
 
 
+def test_a_sender_slower_than_its_lease_never_undoes_the_delivery_another_sender_made(
+    api: Api, clock: FixedClock, configure: Callable[..., Settings], receiver: Receiver
+) -> None:
+    settings = configure(delivery_lease_seconds=60, webhook_timeout_seconds=5)
+    subscribe(api, receiver.url, ["deadline.breached"], new_secret())
+    overdue_case(api)
+    jobs.sweep_deadlines(clock)
+    [row] = deliveries(one_breach().id)
+
+    # Sender A claims the delivery and is still waiting on its receiver when the lease runs out.
+    t0 = clock.now()
+    with Session(writer_bind(get_engine())) as session:
+        assert delivery.claim(session, now=t0, lease=timedelta(seconds=60), limit=50) == [row.id]
+        session.commit()
+    # Sender B takes it again and delivers it.
+    clock.set(t0 + timedelta(seconds=61))
+    assert deliver(clock) == 1
+    assert len(receiver.received) == 1
+    # A's answer comes at last: a timeout. It is kept, but the delivery stays delivered.
+    clock.set(t0 + timedelta(seconds=70))
+    with Session(writer_bind(get_engine())) as session:
+        delivery.record(
+            session,
+            delivery_id=row.id,
+            outcome=delivery.Outcome(succeeded=False, error="timed out"),
+            now=clock.now(),
+            duration_ms=9000,
+            settings=settings,
+        )
+        session.commit()
+    [row] = deliveries(row.event_id)
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 2, None)
+    assert row.delivered_at == t0 + timedelta(seconds=61)
+    assert [(a.attempt, a.succeeded, a.error) for a in attempts(row.id)] == [
+        (1, True, None),
+        (2, False, "timed out"),
+    ]
+    # Nothing is due again: the receiver is not sent the alert a second time.
+    clock.set(t0 + timedelta(days=1))
+    assert deliver(clock) == 0
+    assert len(receiver.received) == 1
+
+
 # -- e-mail -----------------------------------------------------------------------------------
 
 

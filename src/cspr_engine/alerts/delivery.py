@@ -188,8 +188,14 @@ def record(
     duration_ms: int,
     settings: Settings,
 ) -> None:
-    """Keep the attempt; mark the delivery done, due again after a backoff, or dead."""
-    delivery = session.get(Delivery, delivery_id)
+    """Keep the attempt; mark the delivery done, due again after a backoff, or dead.
+
+    A sender slower than its lease may find that another sender took the delivery again and
+    finished it first. Its attempt is kept, but it never undoes what is settled: a delivered
+    alert stays delivered (a late failure does not schedule it again) and a dead one stays
+    dead. The row is locked while this is decided, so two senders' records are serial.
+    """
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None:  # pragma: no cover - deliveries are never deleted
         return
     delivery.attempts += 1
@@ -205,6 +211,8 @@ def record(
             duration_ms=duration_ms,
         )
     )
+    if delivery.status != "pending":
+        return  # settled by another sender meanwhile: keep its outcome (and its lease state)
     delivery.lease_until = None
     if outcome.succeeded:
         delivery.status = "delivered"
