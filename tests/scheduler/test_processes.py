@@ -9,20 +9,12 @@ Every wait is bounded; the tests stop (and, if need be, kill) only the processes
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +22,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from cspr_engine.alerts.delivery import sign
 from cspr_engine.alerts.models import Delivery, DeliveryAttempt, OutboxEvent
 from cspr_engine.cases.models import Case
 from cspr_engine.db import get_engine
@@ -40,114 +31,17 @@ from cspr_engine.kit.clock import SystemClock, london_date
 from cspr_engine.scheduler import jobs
 from cspr_engine.workflow import service as workflow_service
 from tests.factories import Api
+from tests.processes import (
+    SECRET,
+    SETTLE_SECONDS,
+    START_SECONDS,
+    WebhookReceiver,
+    assert_no_job_errors,
+    wait_until,
+    workers,
+)
 
 pytestmark = pytest.mark.heavy
-
-ROOT = Path(__file__).resolve().parents[2]
-START_SECONDS = 30  # a worker prints its banner within this
-SETTLE_SECONDS = 60  # the workers finish the sweep / the deliveries within this
-STOP_SECONDS = 15  # a worker stops on SIGTERM within this
-
-
-# -- worker processes ---------------------------------------------------------------------
-
-
-def _worker_command() -> list[str]:
-    for candidate in (Path(sys.executable).parent / "cspr-engine", ROOT / ".venv/bin/cspr-engine"):
-        if candidate.exists():
-            return [str(candidate), "worker"]
-    return [sys.executable, "-m", "cspr_engine.cli", "worker"]
-
-
-@dataclass
-class Worker:
-    name: str
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        give_up = time.monotonic() + START_SECONDS
-        while "worker running" not in self.stdout.read_text(errors="replace"):
-            assert self.process.poll() is None, f"{self.name} exited:\n{self.output()}"
-            assert time.monotonic() < give_up, f"{self.name} did not start:\n{self.output()}"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        """SIGTERM (the worker's own clean stop), SIGKILL if it does not stop in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_SECONDS)
-
-    def kill9(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=STOP_SECONDS)
-        assert self.process.returncode == -signal.SIGKILL
-
-
-@contextmanager
-def workers(
-    database_url: str, logs: Path, names: list[str], **settings: str
-) -> Iterator[list[Worker]]:
-    """Start `cspr-engine worker` processes on the test database; stop them afterwards."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPR_")}
-    env.update(
-        CSPR_DATABASE_URL=database_url,
-        CSPR_ENVIRONMENT="test",
-        CSPR_SWEEP_SECONDS="1",
-        PYTHONUNBUFFERED="1",
-        **settings,
-    )
-    started: list[Worker] = []
-    try:
-        for name in names:
-            out, err = logs / f"{name}.out", logs / f"{name}.err"
-            with out.open("wb") as stdout, err.open("wb") as stderr:
-                process = subprocess.Popen(
-                    _worker_command(),
-                    env=env,
-                    cwd=logs,  # no stray .env file is read
-                    stdin=subprocess.DEVNULL,
-                    stdout=stdout,
-                    stderr=stderr,
-                )
-            started.append(Worker(name, process, out, err))
-        yield started
-    finally:
-        for worker in started:
-            worker.stop()
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    give_up = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < give_up, f"timed out after {seconds}s waiting until {what}"
-        time.sleep(0.1)
-
-
-def assert_no_job_errors(worker: Worker, *, sqlite: bool) -> None:
-    """No job failed. On SQLite a job that waited longer than busy_timeout for the single
-    write lock fails with "database is locked" and runs again a second later: tolerated there,
-    as long as that is all that went wrong."""
-    text = worker.output()
-    assert "IntegrityError" not in text, f"{worker.name} hit a constraint:\n{text}"
-    problems = text.split("Traceback")[1:]
-    if sqlite:
-        problems = [p for p in problems if "database is locked" not in p]
-    assert not problems, f"{worker.name} reported a problem:\n{text}"
-    if not sqlite:
-        assert "raised an exception" not in text, f"{worker.name} reported a problem:\n{text}"
 
 
 # -- a. two workers, 1,000 due clocks -----------------------------------------------------
@@ -355,80 +249,6 @@ def test_two_workers_write_every_rung_exactly_once(
 
 # -- b. SIGKILL between claim and delivery -------------------------------------------------
 
-SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdC1yZWNlaXZlcg=="
-
-
-@dataclass
-class Received:
-    webhook_id: str
-    body_id: str
-    signature_ok: bool
-    answered: int | None  # None: held, never answered
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that records what arrives and holds the first
-    request open (no answer) until released."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.lock = threading.Lock()
-        self.hold_first = True
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                webhook_id = self.headers.get("webhook-id") or ""
-                expected = sign(
-                    SECRET, webhook_id, int(self.headers.get("webhook-timestamp", "0")), body
-                )
-                with receiver.lock:
-                    hold, receiver.hold_first = receiver.hold_first, False
-                    record = Received(
-                        webhook_id=webhook_id,
-                        body_id=str(json.loads(body).get("id")),
-                        signature_ok=self.headers.get("webhook-signature") == expected,
-                        answered=None if hold else 200,
-                    )
-                    receiver.received.append(record)
-                if hold:
-                    receiver.arrived.set()
-                    receiver.release.wait(timeout=SETTLE_SECONDS)
-                    self.close_connection = True
-                    return
-                self.send_response(200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cspr"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=STOP_SECONDS)
-
-    def snapshot(self) -> list[Received]:
-        with self.lock:
-            return list(self.received)
-
 
 def deliveries() -> list[Delivery]:
     with Session(get_engine()) as session:
@@ -438,7 +258,7 @@ def deliveries() -> list[Delivery]:
 def test_worker_killed_mid_delivery_loses_nothing(
     api: Api, database_url: str, is_postgres: bool, tmp_path: Path
 ) -> None:
-    with Receiver() as receiver:
+    with WebhookReceiver(hold_first=True) as receiver:
         response = api.client.post(
             "/api/v1/webhooks",
             json={"url": receiver.url, "events": ["*"], "secret": SECRET},
