@@ -40,7 +40,7 @@ from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, error_responses
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.http import etag, parse_if_match
+from cspr_engine.kit.http import MAX_IF_MATCH, etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from cspr_engine.workflow import service as workflow_service
 
@@ -48,8 +48,12 @@ router = APIRouter(prefix="/cases", tags=["actions"])
 
 ActionKey = Annotated[
     str,
-    # No max_length: an over-long key names no action, so it is a 404 like any other.
-    Path(description="The action's id (UUID) or its reference in the case (A1)."),
+    # The bound is documented, not enforced as a 422: an over-long key names no action (it is
+    # neither a UUID nor A<number>), so it is a 404 like any other.
+    Path(
+        description="The action's id (UUID) or its reference in the case (A1).",
+        json_schema_extra={"maxLength": 64},
+    ),
 ]
 
 
@@ -140,7 +144,11 @@ def create_action(
     actor: ActorDep,
     clock: ClockDep,
     if_match: Annotated[
-        str | None, Header(description='Conditional on the CASE version (its ETag, e.g. "4").')
+        str | None,
+        Header(
+            description='Conditional on the CASE version (its ETag, e.g. "4").',
+            json_schema_extra={"maxLength": MAX_IF_MATCH},
+        ),
     ] = None,
 ) -> JSONResponse:
     now = clock.now()
@@ -198,7 +206,10 @@ def update_action(
     clock: ClockDep,
     if_match: Annotated[
         str | None,
-        Header(description='Conditional on the ACTION version (its ETag, e.g. "2").'),
+        Header(
+            description='Conditional on the ACTION version (its ETag, e.g. "2").',
+            json_schema_extra={"maxLength": MAX_IF_MATCH},
+        ),
     ] = None,
 ) -> JSONResponse:
     expected = parse_if_match(if_match)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
@@ -144,7 +144,12 @@ def create_webhook(
     responses=error_responses(Forbidden),
 )
 def list_webhooks(
-    session: SessionDep, actor: ActorDep, partnership: str | None = None
+    session: SessionDep,
+    actor: ActorDep,
+    partnership: Annotated[
+        str | None,
+        Query(max_length=16, description="A partnership's code (platform admins name one)."),
+    ] = None,
 ) -> list[WebhookRead]:
     owner = _admin_partnership(session, actor, partnership)
     subs = session.exec(

@@ -18,11 +18,16 @@ from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 
 READS = frozenset({"GET", "HEAD"})
+MAX_KEY = 64  # cases.repository never looks a longer key up
 
 CaseKey = Annotated[
     str,
-    # No max_length: an over-long key names no case, so it is a 404 like any other unknown key.
-    Path(description="The case's id (UUID) or its reference (e.g. TW-2026-0007)."),
+    # The bound is documented, not enforced as a 422: an over-long key names no case, so it is
+    # a 404 like any other unknown key (and the attempt is logged); it is never looked up.
+    Path(
+        description="The case's id (UUID) or its reference (e.g. TW-2026-0007).",
+        json_schema_extra={"maxLength": MAX_KEY},
+    ),
 ]
 
 

@@ -66,7 +66,11 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(description="Retry-safe key: a replay with the same body returns the first response."),
+    Header(
+        description="Retry-safe key: a replay with the same body returns the first response.",
+        # Enforced by idempotency.check_key, as a field error naming the header.
+        json_schema_extra={"maxLength": idempotency.MAX_KEY_LENGTH},
+    ),
 ]
 
 

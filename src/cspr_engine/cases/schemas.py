@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints,
 
 from cspr_engine.approvals.schemas import GateRead
 from cspr_engine.deadlines.schemas import DeadlineRead
+from cspr_engine.kit.limits import TriggerData
 from cspr_engine.kit.schemas import Comment, IsoDate, StrictModel
 
 ReferringAgency = Literal[
@@ -118,7 +119,7 @@ class CaseCreate(StrictModel):
 
 class TransitionRequest(StrictModel):
     trigger: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: TriggerData = Field(default_factory=dict)
     comment: Comment | None = None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from cspr_engine.access import policy
@@ -29,7 +29,7 @@ from cspr_engine.deadlines.schemas import (
 )
 from cspr_engine.errors import Forbidden, MalformedBody, error_responses
 from cspr_engine.kit.clock import ClockDep, london_date
-from cspr_engine.kit.http import etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, etag, parse_if_match
 from cspr_engine.workflow import service as workflow_service
 
 router = APIRouter(tags=["deadlines"])
@@ -68,7 +68,7 @@ def extend_deadline(
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     now = clock.now()
     definition = workflow_service.definition_for(case)

@@ -27,6 +27,7 @@ from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 from cspr_engine.documents import repository as document_repository
 from cspr_engine.documents import service as document_service
+from cspr_engine.documents import sniff
 from cspr_engine.documents.exceptions import (
     DocumentAlreadyWithdrawn,
     DocumentIntegrityFailed,
@@ -56,7 +57,11 @@ from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_keyset, e
 
 router = APIRouter(prefix="/cases", tags=["documents"])
 
-DocumentKey = Annotated[str, Path(description="The document's id (UUID).")]
+# The bound is documented, not enforced as a 422: a longer key is no UUID, so names no
+# document (a 404 like any other).
+DocumentKey = Annotated[
+    str, Path(description="The document's id (UUID).", json_schema_extra={"maxLength": 64})
+]
 STREAM_CHUNK = 64 * 1024
 
 UPLOAD_BODY: dict[str, Any] = {
@@ -87,7 +92,21 @@ CONTENT_RESPONSE: dict[int | str, dict[str, Any]] = {
         "description": "The bytes as uploaded (their SHA-256 checked first), served as an "
         "attachment with the media type detected at upload; `ETag` is the SHA-256 (hex) and "
         "`Repr-Digest` the same digest (RFC 9530).",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        # Served as the media type detected at upload: one of the allowed kinds.
+        "content": {
+            k.media_type: {"schema": {"type": "string", "format": "binary"}} for k in sniff.ALLOWED
+        },
+        "headers": {
+            "ETag": {"description": "The SHA-256 (hex), quoted.", "schema": {"type": "string"}},
+            "Repr-Digest": {
+                "description": "The same digest, `sha-256=:<base64>:` (RFC 9530).",
+                "schema": {"type": "string"},
+            },
+            "Content-Disposition": {
+                "description": "An attachment, with the file's name.",
+                "schema": {"type": "string"},
+            },
+        },
     }
 }
 

@@ -9,9 +9,15 @@ from fastapi import Header
 
 from cspr_engine.errors import FieldError, InvalidData
 
+MAX_IF_MATCH = 1_000  # a list of a few dozen ETags
+
 IfMatch = Annotated[
     str | None,
-    Header(description='Make the write conditional on the case version (ETag, e.g. "4").'),
+    Header(
+        description='Make the write conditional on the case version (ETag, e.g. "4").',
+        # Enforced by parse_if_match, as a field error naming the header.
+        json_schema_extra={"maxLength": MAX_IF_MATCH},
+    ),
 ]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,12})"?\s*$')
@@ -26,16 +32,11 @@ def parse_if_match(value: str | None) -> frozenset[int] | None:
     None for no header or `*` (any version)."""
     if value is None or value.strip() == "*":
         return None
-    versions = set()
-    for part in value.split(","):
-        match = _ETAG.match(part)
-        if match is None:
-            raise InvalidData(
-                [
-                    FieldError(
-                        loc="header.If-Match", message='must be an ETag such as "4"', type="etag"
-                    )
-                ]
-            )
-        versions.add(int(match.group(1)))
-    return frozenset(versions)
+    if len(value) > MAX_IF_MATCH:
+        message, kind = f"must be at most {MAX_IF_MATCH} characters", "too_long"
+    else:
+        matches = [_ETAG.match(part) for part in value.split(",")]
+        if all(m is not None for m in matches):
+            return frozenset(int(m.group(1)) for m in matches if m is not None)
+        message, kind = 'must be an ETag such as "4"', "etag"
+    raise InvalidData([FieldError(loc="header.If-Match", message=message, type=kind)])

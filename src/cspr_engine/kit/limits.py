@@ -1,4 +1,5 @@
-"""Request body size limit, enforced before the body reaches a route.
+"""Input limits: the request body's size, enforced before the body reaches a route, and the
+bounds of a trigger's free-form `data`.
 
 A few paths (document uploads) are allowed more, by pattern: their bodies are not buffered
 here but handed on as they arrive and counted; once one outgrows its allowance, reading it
@@ -8,9 +9,12 @@ raises PayloadTooLarge in the route, which cleans up what it wrote and answers.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cspr_engine.errors import PayloadTooLarge
@@ -119,3 +123,74 @@ def _counted(receive: Receive, limit: int, declared: int | None) -> Receive:
         return message
 
     return counted
+
+
+# -- a trigger's `data`: free-form at the API, bounded before any workflow looks at it ----------
+#
+# Each trigger declares its own fields (workflow YAML: text up to 100,000 characters, lists up
+# to 1,000 items), and the engine checks them once the trigger is known. These bounds hold for
+# every trigger alike, so an over-large `data` is refused with the request's other field
+# errors, before any workflow rule looks at it.
+
+MAX_DATA_FIELDS = 50  # a trigger declares a handful
+MAX_DATA_KEY = 64  # a field name (workflow names are at most 64 characters)
+MAX_DATA_TEXT = 100_000  # the most a workflow may declare for a text field
+MAX_DATA_ITEMS = 1_000  # the most a workflow may declare for a list field
+MAX_DATA_ITEM_TEXT = 200  # list items are values from the field's declared choices
+MAX_DATA_NUMBER = 2**53 - 1  # exact in every JSON parser (and in JSONB)
+
+_NUMBER_SCHEMA = {"minimum": -MAX_DATA_NUMBER, "maximum": MAX_DATA_NUMBER}
+DATA_VALUE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_DATA_TEXT},
+        {"type": "integer", **_NUMBER_SCHEMA},
+        {"type": "number", **_NUMBER_SCHEMA},
+        {"type": "boolean"},
+        {"type": "null"},
+        {
+            "type": "array",
+            "maxItems": MAX_DATA_ITEMS,
+            "items": {"type": "string", "maxLength": MAX_DATA_ITEM_TEXT},
+        },
+    ]
+}
+SHALLOW = (
+    "a value in data is text, a number, true/false, null or a list of texts "
+    "(it may not nest deeper)"
+)
+
+
+def _bounded_number(value: int | float) -> None:
+    if not math.isfinite(value) or abs(value) > MAX_DATA_NUMBER:
+        raise ValueError(f"must be a number between -{MAX_DATA_NUMBER} and {MAX_DATA_NUMBER}")
+
+
+def bounded_data_value(value: Any) -> Any:
+    """One value of a trigger's `data`, within the bounds every trigger shares (ValueError
+    naming the bound otherwise); whether it suits the trigger is the workflow's call."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_DATA_TEXT:
+            raise ValueError(f"must be at most {MAX_DATA_TEXT} characters")
+    elif isinstance(value, int | float):
+        _bounded_number(value)
+    elif isinstance(value, list):
+        if len(value) > MAX_DATA_ITEMS:
+            raise ValueError(f"must have at most {MAX_DATA_ITEMS} items")
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError(SHALLOW)
+            if len(item) > MAX_DATA_ITEM_TEXT:
+                raise ValueError(f"items must be at most {MAX_DATA_ITEM_TEXT} characters")
+    else:
+        raise ValueError(SHALLOW)
+    return value
+
+
+DataKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DATA_KEY)]
+DataValue = Annotated[Any, AfterValidator(bounded_data_value), WithJsonSchema(DATA_VALUE_SCHEMA)]
+TriggerData = Annotated[
+    dict[DataKey, DataValue],
+    Field(max_length=MAX_DATA_FIELDS, description="The trigger's fields (see its workflow)."),
+]

@@ -39,7 +39,10 @@ ToQuery = Annotated[
 ]
 AcceptHeader = Annotated[
     str | None,
-    Header(description="`text/csv` for the report as CSV (`section,key,metric,value`)."),
+    Header(
+        max_length=2_000,
+        description="`text/csv` for the report as CSV (`section,key,metric,value`).",
+    ),
 ]
 
 
