@@ -448,10 +448,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from cspr_engine.errors import CsprError
 
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     try:
         return int(args.func(args))
     except CsprError as exc:
         print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        # An unreachable or unmigrated database: say so, without a traceback or the URL.
+        print(
+            f"error: the database refused the command ({type(exc.orig).__name__}): is it "
+            "running, and migrated (`cspr-engine migrate`)?",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +188,37 @@ class TestCreateServiceAccount:
         assert refused == 2
         assert "service account" in capsys.readouterr().err
         assert_problem(sign_in(client, "cms@police.example", "a long enough password"), 401)
+
+
+class TestCommandsOnABadDatabase:
+    """An admin command on a database that is not migrated (or not there) says so in one line,
+    with no traceback and no database URL, and exits 2."""
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["admin", "verify-audit"],
+            ["admin", "export-audit-heads"],
+            ["admin", "create-token", "chair@tw.example"],
+        ],
+    )
+    def test_an_unmigrated_database(self, tmp_path: Path, argv: list[str]) -> None:
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CSPR_")}
+        env["CSPR_DATABASE_URL"] = url
+        done = subprocess.run(
+            [sys.executable, "-m", "cspr_engine.cli", *argv],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == (
+            "error: the database refused the command (OperationalError): is it running, "
+            "and migrated (`cspr-engine migrate`)?"
+        )
+        assert "Traceback" not in done.stderr
+        assert str(tmp_path) not in done.stdout + done.stderr
