@@ -8,10 +8,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from cspr_engine.config import get_settings
+
+if TYPE_CHECKING:
+    from cspr_engine.backup import Contents
 
 
 def _now() -> datetime:
@@ -306,10 +310,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
     print(f"backup of {done.database} written to {done.path}")
     print(f"  size: {describe_size(done.size)}")
-    print(f"  schema revision: {done.contents.revision}")
-    print(f"  cases: {done.contents.cases}")
-    print(f"  audit events: {done.contents.audit_events}")
+    _print_contents(done.contents)
     return 0
+
+
+def _print_contents(contents: Contents) -> None:
+    print(f"  schema revision: {contents.revision}")
+    print(f"  cases: {contents.cases}")
+    print(f"  audit events: {contents.audit_events}")
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -325,9 +333,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"restore failed: {exc}", file=sys.stderr)
         return 1
     print(f"{done.path} restored into {done.database}")
-    print(f"  schema revision: {done.contents.revision}")
-    print(f"  cases: {done.contents.cases}")
-    print(f"  audit events: {done.contents.audit_events}")
+    _print_contents(done.contents)
     scripts = ScriptDirectory.from_config(alembic_config(quiet=True))
     if done.contents.revision not in {s.revision for s in scripts.walk_revisions()}:
         print("  a schema newer than this cspr_engine knows: install the version that wrote it")
@@ -446,9 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from cspr_engine.errors import CsprError
-
     from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from cspr_engine.errors import CsprError
 
     try:
         return int(args.func(args))
