@@ -38,6 +38,10 @@ def _postgres_database(base_url: str) -> Iterator[str]:
     admin = build_engine(url.render_as_string(hide_password=False))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A throwaway database need not survive a crash of the PostgreSQL server itself, and no
+        # test kills that server (the crash tests kill the service's own processes, whose
+        # commits PostgreSQL has already made): commits skip the wait for the WAL flush.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -201,6 +205,19 @@ def live_server(app: FastAPI) -> Iterator[str]:
     )
     with uvicorn_in_thread(config) as url:
         yield url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests run in the SQLite suite (`make test`) only, unless
+    CSPR_TEST_BROWSER_ON_POSTGRES is set: the pages call the same services as the API, whose
+    tests run on both databases, and CI runs the two suites side by side within its budget."""
+    base = os.environ.get("CSPR_TEST_DATABASE_URL", "")
+    if not base.startswith("postgres") or os.environ.get("CSPR_TEST_BROWSER_ON_POSTGRES"):
+        return
+    skip = pytest.mark.skip(reason="browser tests run in the SQLite suite (make test)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_report_header() -> str:

@@ -644,7 +644,12 @@ def test_random_walks_keep_every_invariant(
     start_options: Callable[[dict[str, str]], None],
     client: TestClient,
     clock: FixedClock,
+    is_postgres: bool,
 ) -> None:
+    if options and is_postgres and not os.environ.get("CSPR_STATEFUL_EXAMPLES"):
+        # The same walks as default-starts with other clock arithmetic, which no database
+        # touches: CI runs them in the SQLite suite only (a longer hunt runs them on both).
+        pytest.skip("the other clock starts walk in the SQLite suite")
     start_options(options)
     SEEN.clear()
     # The other starts walk the first half of the same walks: their clocks differ, not the
