@@ -257,8 +257,7 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
 
     checked = 0
     with _session() as session:
-        for case in chain.cases(session, args.case):
-            broken = chain.verify_case(session, case)
+        for _case, broken in chain.verify_all(session, args.case):
             if broken is not None:
                 print(f"audit chain broken: {broken}", file=sys.stderr)
                 return 1

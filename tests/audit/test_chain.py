@@ -185,6 +185,37 @@ def test_chain_heads_export(api: Api, tmp_path: Path, capsys: pytest.CaptureFixt
     assert heads[0]["hash"] == last
 
 
+def test_a_whole_database_is_read_a_batch_at_a_time(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2 over 5 cases (two full, one short): every case is checked once, in order,
+    every head exported, and a break in the fourth case (the second batch) is named."""
+    from cspr_engine.audit import chain
+
+    monkeypatch.setattr(chain, "BATCH", 2)
+    made = [three_event_case(api) if n % 2 else api.create_case() for n in range(5)]
+    code, out, err = verify(capsys)
+    assert (code, out.strip(), err) == (0, "audit chain intact: 5 case(s)", "")
+    target = tmp_path / "heads.jsonl"
+    assert cli.main(["admin", "export-audit-heads", "--output", str(target)]) == 0
+    assert "wrote 5 chain head(s)" in capsys.readouterr().out
+    heads = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [(h["case_id"], h["seq"]) for h in heads] == [
+        (case["id"], 3 if n % 2 else 1) for n, case in enumerate(made)
+    ]
+    with behind_the_service() as conn:
+        conn.execute(
+            text("UPDATE audit_events SET comment = 'rewritten' WHERE case_id = :c AND seq = 3"),
+            {"c": case_key(conn, made[3]["id"])},
+        )
+    code, out, err = verify(capsys)
+    assert (code, out) == (1, "")
+    assert err.strip() == (
+        f"audit chain broken: case TW-2026-0004 ({made[3]['id']}), event 3: "
+        "its content does not match its hash"
+    )
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, tuple_
 from sqlmodel import Session, col, select
 
 from cspr_engine.audit.models import AuditEvent
@@ -79,11 +80,16 @@ class Head:
 
 def verify_case(session: Session, case: Case) -> Break | None:
     """The first broken link of the case's chain, or None if it holds."""
-    expected_prev: str | None = None
-    seq = 0
     events = session.exec(
         select(AuditEvent).where(col(AuditEvent.case_id) == case.id).order_by(col(AuditEvent.seq))
     )
+    return _first_break(case, events)
+
+
+def _first_break(case: Case, events: Iterable[AuditEvent]) -> Break | None:
+    """The first broken link among the case's events, given in seq order."""
+    expected_prev: str | None = None
+    seq = 0
     for event in events:
         seq += 1
         if event.seq != seq:
@@ -103,6 +109,47 @@ def verify_case(session: Session, case: Case) -> Break | None:
     return None
 
 
+# Cases are verified (and their heads read) a batch at a time: one query for a batch's
+# events instead of one per case, so a whole database is read in a few thousand queries.
+BATCH = 500
+
+
+def _batches(session: Session, reference: str | None) -> Iterator[list[Case]]:
+    """The cases in the order of `cases`, BATCH at a time (keyset pages: never all at once)."""
+    if reference is not None:
+        yield list(cases(session, reference))
+        return
+    after: tuple[datetime, str] | None = None
+    while True:
+        query = select(Case).order_by(col(Case.created_at), col(Case.reference)).limit(BATCH)
+        if after is not None:
+            query = query.where(tuple_(col(Case.created_at), col(Case.reference)) > after)
+        batch = list(session.exec(query))
+        if not batch:
+            return
+        yield batch
+        after = (batch[-1].created_at, batch[-1].reference)
+        if len(batch) < BATCH:
+            return
+
+
+def verify_all(
+    session: Session, reference: str | None = None
+) -> Iterator[tuple[Case, Break | None]]:
+    """Every case (or the one with `reference`) in order, with its first broken link or None."""
+    for batch in _batches(session, reference):
+        events: dict[uuid.UUID, list[AuditEvent]] = {case.id: [] for case in batch}
+        for event in session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.case_id).in_(list(events)))
+            .order_by(col(AuditEvent.case_id), col(AuditEvent.seq))
+        ):
+            events[event.case_id].append(event)
+        for case in batch:
+            yield case, _first_break(case, events[case.id])
+        session.expunge_all()  # keep memory flat over a whole database
+
+
 def cases(session: Session, reference: str | None = None) -> Iterator[Case]:
     query = select(Case).order_by(col(Case.created_at), col(Case.reference))
     if reference is not None:
@@ -112,11 +159,26 @@ def cases(session: Session, reference: str | None = None) -> Iterator[Case]:
 
 def heads(session: Session) -> Iterator[Head]:
     """The last hash of every case's chain, to keep outside the database."""
-    for case in cases(session):
-        last = session.exec(
-            select(AuditEvent)
-            .where(col(AuditEvent.case_id) == case.id)
-            .order_by(col(AuditEvent.seq).desc())
-        ).first()
-        if last is not None:
-            yield Head(case.id, case.reference, last.seq, last.hash)
+    for batch in _batches(session, None):
+        ids = [case.id for case in batch]
+        last = (
+            select(AuditEvent.case_id, func.max(AuditEvent.seq).label("seq"))
+            .where(col(AuditEvent.case_id).in_(ids))
+            .group_by(col(AuditEvent.case_id))
+            .subquery()
+        )
+        found = {
+            case_id: (seq, hash_)
+            for case_id, seq, hash_ in session.exec(
+                select(AuditEvent.case_id, AuditEvent.seq, AuditEvent.hash).join(
+                    last,
+                    (col(AuditEvent.case_id) == last.c.case_id)
+                    & (col(AuditEvent.seq) == last.c.seq),
+                )
+            )
+        }
+        for case in batch:
+            if case.id in found:
+                seq, hash_ = found[case.id]
+                yield Head(case.id, case.reference, seq, hash_)
+        session.expunge_all()
