@@ -229,12 +229,13 @@ def on_event(
     now: datetime,
     gate_agreed_on: Callable[[str], date | None] = lambda _gate: None,
     actor: Actor | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> None:
     """Apply what `trigger` (or `create`) does to the case's clocks, in this order: stops
     (judged by the event's own date; a recurring clock starts its next round), cancellations
     (the trigger cancels all, names the clock, or the case reached a final state), extensions,
-    then starts."""
-    calendar = current_calendar(session)
+    then starts. `calendar`: the current calendar, if the caller read it in this transaction."""
+    calendar = current_calendar(session) if calendar is None else calendar
     today = london_date(now)
     final = definition.states[case.state].final
     for clock in definition.clocks.values():
@@ -272,9 +273,11 @@ def on_event(
                 _close(record_clock, "cancelled", now)
             continue
         for event in clock.extend:
+            if not event.matches(trigger, values):
+                continue
             new_due = _event_date(event, values, today, gate_agreed_on)
             current = open_instance(session, case, clock.key)
-            if not event.matches(trigger, values) or current is None or new_due is None:
+            if current is None or new_due is None:
                 continue
             # An extension only moves a due date later; an earlier revised date is recorded
             # with the trigger (and in the audit) but is no new deadline.

@@ -152,6 +152,7 @@ def fire(
             approvals_service.gate_read(session, case, definition.gates[gate]).agreed_on
         ),
         actor=actor,
+        calendar=calendar,
     )
     alert_service.enqueue(
         session,
