@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup check lint fmt openapi openapi-check revision clean
+.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling check lint fmt openapi openapi-check revision clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,14 @@ screenshots: install-test assets browser
 ## Sweep timings on SQLite and PostgreSQL side by side (bench/sweep.py says what is measured).
 bench: install
 	$(BIN)/python bench/sweep.py
+
+## Transitions per second through the HTTP API against a raw-SQL baseline (bench/transition_rate.py).
+bench-transitions: install
+	$(BIN)/python bench/transition_rate.py
+
+## Sweep time against due rungs and against open clocks (bench/sweep.py --scaling).
+bench-sweep-scaling: install
+	$(BIN)/python bench/sweep.py --scaling
 
 ## Backup, restore and audit-check timings on SQLite and PostgreSQL side by side (bench/backup.py).
 bench-backup: install

@@ -4,6 +4,8 @@ Usage:
     make bench
     .venv/bin/python bench/sweep.py [--rungs 10000] [--open 100000] [--due 100] [--repeat 5]
                                     [--postgres-url URL | --no-postgres]
+    .venv/bin/python bench/sweep.py --scaling [--scale-open 10000,100000,1000000]
+                                    [--scale-due 100,1000,10000] [--due 100] [--repeat 3]
 
 Figures, each measured on a fresh SQLite file (in a temporary directory) and on a throwaway
 PostgreSQL database (created on the server that --postgres-url or CSPR_BENCH_POSTGRES_URL
@@ -17,6 +19,12 @@ skipped with a message if the server cannot be reached):
        clocks in all (the others due months ahead): the median of --repeat sweeps each, their
        ratio, and the claim query alone. The ratio should be close to 1: the claim query reads
        the partial index on deadlines.next_rung_at, so it touches the due rows only.
+
+With --scaling, a table instead: the sweep time (median of --repeat sweeps; one sweep for
+10,000 due rungs and more) against the number of open clocks (--scale-open, at --due due
+rungs) and against the number of due rungs (--scale-due, among the largest --scale-open open
+clocks), with the time per due rung. Cost that follows due rungs, not open clocks, shows as a
+flat first table and a constant time per rung in the second.
 
 Then the plan of the claim query over --open clocks: EXPLAIN (PostgreSQL) and EXPLAIN QUERY
 PLAN (SQLite). Rows are bulk-inserted (executemany; COPY on PostgreSQL) under a handful of
@@ -396,6 +404,92 @@ def run(url: str, args: argparse.Namespace) -> Figures:
     return figures
 
 
+@dataclass
+class Scaling:
+    by_open: list[tuple[int, float]] = field(default_factory=list)  # (open clocks, seconds)
+    by_due: list[tuple[int, float]] = field(default_factory=list)  # (due rungs, seconds)
+    fixed_open: int = 0
+    load_s: float = 0.0
+    total_s: float = 0.0
+
+
+def run_scaling(url: str, args: argparse.Namespace) -> Scaling:
+    """The sweep over --due due clocks among more and more open ones, then over more and more
+    due clocks among the most open ones."""
+    started = time.perf_counter()
+    figures = Scaling()
+    engine = use_database(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    world = make_world(engine, now)
+    rows = Rows(world)
+
+    def repeats(due: int) -> int:
+        return args.repeat if due < 10_000 else 1
+
+    due = rows.due(args.due)
+    ids = [r[0] for r in due]
+    insert(engine, due)
+    total = args.due
+    for open_clocks in args.scale_open:
+        print(f"  {open_clocks:,} open clocks ...", flush=True)
+        figures.load_s += insert(engine, rows.ahead(open_clocks - total))
+        total = open_clocks
+        figures.by_open.append((open_clocks, sweep_median(engine, world, ids, repeats(args.due))))
+    figures.fixed_open = total
+    rearm(engine, ids, world)
+    for count in args.scale_due:
+        print(f"  {count:,} due rungs among {total:,} open clocks ...", flush=True)
+        due = rows.due(count)
+        more = [r[0] for r in due]
+        with engine.begin() as conn:
+            conn.execute(delete(Deadline).where(col(Deadline.id).in_(ids)))
+            # The ahead clocks these replace keep the total at `total`.
+            conn.execute(
+                delete(Deadline).where(
+                    col(Deadline.id).in_(
+                        conn.execute(
+                            Deadline.__table__.select()  # type: ignore[attr-defined]
+                            .with_only_columns(Deadline.__table__.c.id)  # type: ignore[attr-defined]
+                            .where(Deadline.__table__.c.next_rung_at > now)  # type: ignore[attr-defined]
+                            .limit(max(0, count - len(ids)))
+                        )
+                        .scalars()
+                        .all()
+                    )
+                )
+            )
+        figures.load_s += insert(engine, due)
+        ids = more
+        figures.by_due.append((count, sweep_median(engine, world, ids, repeats(count))))
+    clear(engine, deadlines=True)
+    release_database()
+    figures.total_s = time.perf_counter() - started
+    return figures
+
+
+def report_scaling(results: dict[str, Scaling], args: argparse.Namespace) -> None:
+    names = list(results)
+    print(f"\nSweep of {args.due} due rungs against open clocks (median of {args.repeat})")
+    print(f"{'open clocks':>14}" + "".join(f"{n:>14}" for n in names))
+    for i, open_clocks in enumerate(args.scale_open):
+        cells = "".join(f"{1000 * results[n].by_open[i][1]:>11.0f} ms" for n in names)
+        print(f"{open_clocks:>14,}" + cells)
+    fixed = {results[n].fixed_open for n in names}
+    print(f"\nSweep against due rungs among {', '.join(f'{f:,}' for f in fixed)} open clocks")
+    print(f"{'due rungs':>14}" + "".join(f"{n + ' s':>14}{'ms/rung':>10}" for n in names))
+    for i, count in enumerate(args.scale_due):
+        cells = "".join(
+            f"{results[n].by_due[i][1]:>14.2f}{1000 * results[n].by_due[i][1] / count:>10.2f}"
+            for n in names
+        )
+        print(f"{count:>14,}" + cells)
+    for n in names:
+        print(
+            f"\n{n}: bulk loading {results[n].load_s:.1f} s, wall time {results[n].total_s:.1f} s"
+        )
+    print(f"Load average when done: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -437,6 +531,31 @@ def report(results: dict[str, Figures], args: argparse.Namespace) -> None:
             print(f"  {plan_line}")
 
 
+def counts(text: str) -> list[int]:
+    return sorted(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+
+
+def main_scaling(args: argparse.Namespace) -> int:
+    os.environ.pop("CSPR_SMTP_HOST", None)
+    if args.due > args.scale_open[0]:
+        raise SystemExit("--due cannot exceed the smallest --scale-open")
+    results: dict[str, Scaling] = {}
+    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
+        print("SQLite: a temporary file ...", flush=True)
+        results["SQLite"] = run_scaling(f"sqlite:///{tmp}/bench.db", args)
+    if args.no_postgres:
+        print("PostgreSQL: skipped (--no-postgres)")
+    elif (why := postgres_reachable(args.postgres_url)) is not None:
+        shown = make_url(args.postgres_url).render_as_string(hide_password=True)
+        print(f"PostgreSQL: skipped, {shown} is not reachable ({why})")
+    else:
+        print("PostgreSQL: a throwaway database ...", flush=True)
+        with postgres_database(args.postgres_url) as url:
+            results["PostgreSQL"] = run_scaling(url, args)
+    report_scaling(results, args)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rungs", type=int, default=10_000)
@@ -447,7 +566,12 @@ def main(argv: list[str] | None = None) -> int:
         "--postgres-url", default=os.environ.get("CSPR_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--scaling", action="store_true", help="the scaling tables instead")
+    parser.add_argument("--scale-open", type=counts, default=counts("10000,100000,1000000"))
+    parser.add_argument("--scale-due", type=counts, default=counts("100,1000,10000"))
     args = parser.parse_args(argv)
+    if args.scaling:
+        return main_scaling(args)
     if args.due > args.open:
         parser.error("--due cannot exceed --open")
     os.environ.pop("CSPR_SMTP_HOST", None)  # webhooks only: e-mail deliveries need a server
