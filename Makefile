@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling check lint fmt openapi openapi-check revision clean
+.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency check lint fmt openapi openapi-check revision clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,10 @@ bench-transitions: install
 ## Sweep time against due rungs and against open clocks (bench/sweep.py --scaling).
 bench-sweep-scaling: install
 	$(BIN)/python bench/sweep.py --scaling
+
+## Read latency, start-up time and resident memory by data size (bench/latency.py says what is measured).
+bench-latency: install
+	$(BIN)/python bench/latency.py
 
 ## Backup, restore and audit-check timings on SQLite and PostgreSQL side by side (bench/backup.py).
 bench-backup: install
