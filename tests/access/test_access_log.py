@@ -1,19 +1,23 @@
 """The access log: who reached for which case, when, with which token, under which request
-id, and whether it was allowed; written in its own transaction once the request is over."""
+id, and whether it was allowed; a committed change's row is written in the change's own
+transaction, any other request's in its own transaction once the request is over."""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from cspr_engine.access import middleware
 from cspr_engine.accounts.models import ApiToken
-from cspr_engine.db import get_engine
+from cspr_engine.db import get_engine, get_session
 from tests.conftest import NOW
 from tests.factories import (
     Api,
@@ -38,6 +42,11 @@ def token_id(directory: Directory, who: str, partnership: str = "TW") -> str:
             )
         ).one()
     return str(token.id)
+
+
+class FailingCommit(Session):
+    def commit(self) -> None:
+        raise OperationalError("COMMIT", {}, OSError("disk I/O error"))
 
 
 def only_row(response: httpx.Response) -> dict[str, Any]:
@@ -215,10 +224,43 @@ class TestWhenTheRowCannotBeWritten:
         self, api: Api, broken_log: None
     ) -> None:
         case = api.create_case()
-        assert api.fire(case["id"], "notify_panel", NOTIFY, who="chair").status_code == 200
+        fired = api.fire(case["id"], "notify_panel", NOTIFY, who="chair")
+        assert fired.status_code == 200
         assert snapshot(case["id"])["case"]["state"] == "rapid_review"
+        # The change's row went in with the change itself, not through the broken writer.
+        row = only_row(fired)
+        assert (row["action"], row["status"], row["case_id"]) == (
+            "case.transition",
+            200,
+            case["id"],
+        )
         response = api.client.get(f"/api/v1/cases/{case['id']}", headers=api.headers("admin"))
         assert_problem(response, 404, "/problems/case-not-found")
+
+
+class TestWhenTheChangeCannotCommit:
+    def test_the_row_is_written_afterwards_with_the_answered_status(
+        self, app: FastAPI, api: Api
+    ) -> None:
+        case = api.create_case()
+        before = snapshot(case["id"])
+
+        def failing_session() -> Iterator[Session]:
+            with FailingCommit(get_engine(), expire_on_commit=False) as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
+
+        app.dependency_overrides[get_session] = failing_session
+        try:
+            response = api.fire(case["id"], "notify_panel", NOTIFY, who="chair")
+        finally:
+            del app.dependency_overrides[get_session]
+        assert_problem(response, 503, "/problems/service-unavailable")
+        assert snapshot(case["id"]) == before
+        row = only_row(response)
+        assert (row["action"], row["outcome"], row["status"]) == ("case.transition", "allowed", 503)
 
 
 class TestAccessEndpoint:

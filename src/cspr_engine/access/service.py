@@ -3,8 +3,10 @@ or denied (`audit.models.AccessEvent`).
 
 While a request runs, the dependencies that authenticate the caller and load the case
 (`access.dependencies`, `cases.dependencies`) note who called, when, which case, and whether it
-was refused; `AccessLogMiddleware` turns the note into a row once the request is over. Nothing
-here commits.
+was refused; `AccessLogMiddleware` turns the note into a row once the request is over. A change that
+commits writes its row in its own transaction instead (`add_to` before the commit, `committed`
+after it): one commit, not two, and the row exists exactly when the change does. Nothing here
+commits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
 from starlette.types import Scope
 
 from cspr_engine.accounts.schemas import Actor
@@ -53,6 +56,8 @@ class AccessNote:
     at: datetime
     case_id: uuid.UUID | None = None
     denied: bool = False
+    # The row went in with the request's own committed transaction (see add_to).
+    recorded: bool = False
 
 
 def note_actor(scope: Scope, actor: Actor, at: datetime) -> None:
@@ -72,8 +77,26 @@ def note_case(scope: Scope, case_id: uuid.UUID | None, *, denied: bool = False) 
 
 
 def current_note(scope: Scope) -> AccessNote | None:
+    """The request's note, None if it reached for no case or its row is already written."""
     found = scope.get("state", {}).get(STATE_KEY)
-    return found if isinstance(found, AccessNote) else None
+    return found if isinstance(found, AccessNote) and not found.recorded else None
+
+
+def add_to(session: Session, scope: Scope, status: int) -> None:
+    """Add the request's access row, answered `status`, to the change about to commit in
+    `session`. Call `committed(scope)` once the commit succeeds; if it fails, the row is rolled
+    back with the change and the middleware writes it with the status the request ends with."""
+    note = current_note(scope)
+    if note is not None:
+        request_id = scope.get("state", {}).get("request_id")
+        session.add(entry(note, scope=scope, status=status, request_id=request_id))
+
+
+def committed(scope: Scope) -> None:
+    """The transaction holding the request's access row has committed."""
+    found = scope.get("state", {}).get(STATE_KEY)
+    if isinstance(found, AccessNote):
+        found.recorded = True
 
 
 def action_for(scope: Scope) -> str:

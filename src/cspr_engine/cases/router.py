@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+from starlette.types import Scope
 
 from cspr_engine.access import service as access_service
 from cspr_engine.access.dependencies import LoggedActorDep
@@ -115,6 +116,7 @@ def _check_filters(*, state: str | None, agency: str | None, workflow: str | Non
 def _run_command(
     session: Session,
     *,
+    http_scope: Scope,
     actor: Actor,
     clock: Clock,
     scope: str,
@@ -123,8 +125,8 @@ def _run_command(
     command: Callable[[datetime], Case],
     created: bool = False,
 ) -> JSONResponse:
-    """Run a command that changes a case, once per Idempotency-Key, and commit it before
-    answering with the case."""
+    """Run a command that changes a case, once per Idempotency-Key, and commit it (with the
+    request's access row) before answering with the case."""
     key = idempotency.check_key(idempotency_key)
     body_hash = idempotency.request_hash(request_body)
 
@@ -156,8 +158,10 @@ def _run_command(
         headers=headers,
         now=now,
     )
+    access_service.add_to(session, http_scope, status_code)
     if (winner := _commit_once(session, replay)) is not None:
         return winner
+    access_service.committed(http_scope)
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -185,6 +189,7 @@ def create_case(
 
     return _run_command(
         session,
+        http_scope=request.scope,
         actor=actor,
         clock=clock,
         scope="POST /cases",
@@ -282,6 +287,7 @@ def list_transitions(case: CaseDep, actor: ActorDep) -> list[TriggerOption]:
     ),
 )
 def fire_transition(
+    http: Request,
     request: TransitionRequest,
     case: CaseDep,
     session: SessionDep,
@@ -307,6 +313,7 @@ def fire_transition(
 
     return _run_command(
         session,
+        http_scope=http.scope,
         actor=actor,
         clock=clock,
         scope=f"POST /cases/{case.id}/transitions",
@@ -331,6 +338,7 @@ def fire_transition(
     ),
 )
 def cast_vote(
+    http: Request,
     gate: Annotated[str, Path(max_length=64, description="The gate's name.")],
     vote: VoteCreate,
     case: CaseDep,
@@ -350,7 +358,9 @@ def cast_vote(
         expected_version=parse_if_match(if_match),
     )
     body = result.model_dump(mode="json")
+    access_service.add_to(session, http.scope, 200)
     session.commit()
+    access_service.committed(http.scope)
     return JSONResponse(body, headers={"ETag": etag(case.version)})
 
 
