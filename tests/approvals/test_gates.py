@@ -3,11 +3,17 @@ notification decision (it records views but blocks nothing)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from cspr_engine.approvals import service as approvals_service
+from cspr_engine.cases.models import Case
+from cspr_engine.db import get_engine
+from cspr_engine.workflow import service as workflow_service
 from tests.factories import Api, Directory, snapshot
 
 GATE = "dsp_joint_decision"
@@ -448,3 +454,45 @@ def test_a_dsp_cannot_vote_for_another_agency(api: Api) -> None:
     gate = voted(api.vote(case_id, "dsp_police", "agree"))
     assert latest_votes(gate).keys() == {"dsp:police"}
     assert "dsp:health" in gate["missing"]
+
+
+def test_the_case_answer_reads_every_gate_as_each_gate_alone_reads_it(api: Api) -> None:
+    """approvals.service.gate_reads (one query for the rounds, one for the votes, for a case
+    answer) gives what gate_read gives gate by gate: in the gate's state, after it closed with
+    votes, in a second round, and for a gate never opened."""
+
+    def compare(case_id: str) -> dict[str, Any]:
+        with Session(get_engine()) as session:
+            case = session.get(Case, uuid.UUID(case_id))
+            assert case is not None
+            gates = workflow_service.definition_for(case).gates.values()
+            together = approvals_service.gate_reads(session, case, gates)
+            alone = {g.name: approvals_service.gate_read(session, case, g) for g in gates}
+        assert together == alone
+        return {name: read.status for name, read in together.items()}
+
+    fresh = api.create_case(who="chair")["id"]
+    assert compare(fresh)["dsp_joint_decision"] == "not_open"
+    case_id = in_dsp_decision(api)
+    voted(api.vote(case_id, "dsp_police", decided_on="2026-06-15"))
+    voted(api.vote(case_id, "dsp_la", decision="disagree", decided_on="2026-06-15"))
+    assert compare(case_id)[GATE] == "disputed"
+    for who in PARTY_OF:
+        voted(api.vote(case_id, who, decided_on="2026-06-15"))
+    assert compare(case_id)[GATE] == "agreed"
+    api.ok(case_id, "submit_rapid_review", SUBMIT, who="business")
+    assert compare(case_id)[GATE] == "closed"
+    api.ok(
+        case_id,
+        "record_panel_response",
+        {"received_on": "2026-06-17", "outcome": "further_information_requested"},
+        who="business",
+    )
+    api.ok(
+        case_id,
+        "complete_rapid_review",
+        {"completed_on": "2026-06-17", "recommendation": "no_lcspr", "rationale": "More info."},
+        who="chair",
+    )
+    voted(api.vote(case_id, "dsp_health", decided_on="2026-06-17"))
+    assert compare(case_id)[GATE] == "open"

@@ -17,7 +17,10 @@ import holidays as holidays_lib
 import pytest
 import yaml
 from govuk_bank_holidays.bank_holidays import BankHolidays
+from sqlmodel import Session
 
+from cspr_engine.db import get_engine
+from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.kit.clock import FixedClock
 from tests.deadlines.test_clocks import T2025, Story
 from tests.factories import Api, Directory, assert_problem, clock_tables, snapshot
@@ -352,3 +355,23 @@ def test_a_malformed_holiday_is_refused(api: Api, clock: FixedClock, body: dict[
     assert_problem(add(api, **body), 422, "/problems/invalid-data")
     assert snapshot(case["id"]) == before
     assert clock_tables() == tables
+
+
+def test_the_calendar_is_read_once_per_transaction_and_afresh_in_the_next(
+    api: Api, clock: FixedClock
+) -> None:
+    """A transition and the case it answers with count with one reading of the calendar; a day
+    another process adds in between is counted from the next transaction on."""
+    day = date.fromisoformat(PROCLAIMED["date"])
+    with Session(get_engine()) as session:
+        first = deadline_service.current_calendar(session)
+        assert deadline_service.current_calendar(session) is first
+        assert first.holiday(day) is None
+        # Another request adds the day and commits.
+        added = add(api, **PROCLAIMED)
+        assert added.status_code == 201, added.text
+        assert deadline_service.current_calendar(session) is first
+        session.rollback()
+        later = deadline_service.current_calendar(session)
+        assert later is not first
+        assert later.holiday(day) == PROCLAIMED["title"]

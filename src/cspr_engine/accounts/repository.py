@@ -22,11 +22,24 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(col(User.email) == email)).first()
 
 
+# A partnership's code never changes once it is made (nothing updates it), so the process keeps
+# the codes it has read: every case answer and every alert names its partnership.
+_CODES: dict[uuid.UUID, str] = {}
+_MAX_CODES = 10_000
+
+
 def partnership_code(session: Session, partnership_id: uuid.UUID | None) -> str | None:
     if partnership_id is None:
         return None
+    if (known := _CODES.get(partnership_id)) is not None:
+        return known
     partnership = session.get(Partnership, partnership_id)
-    return partnership.code if partnership else None
+    if partnership is None:
+        return None
+    if len(_CODES) >= _MAX_CODES:
+        _CODES.clear()
+    _CODES[partnership_id] = partnership.code
+    return partnership.code
 
 
 def partnerships_page(

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cspr_engine.accounts.models import Partnership, User
+from cspr_engine.accounts import repository as accounts_repository
+from cspr_engine.accounts.models import User
 from cspr_engine.alerts.models import AlertRecipient, Delivery, OutboxEvent, WebhookSubscription
 from cspr_engine.cases.models import Case
 from cspr_engine.config import get_settings
@@ -45,14 +46,18 @@ def enqueue(
     data: dict[str, Any],
     now: datetime,
     recipients: Iterable[str] = (),
+    fresh: bool = False,
 ) -> OutboxEvent | None:
     """Write the event, its inbox entries and one delivery per destination; None if an event
-    with this dedupe key exists already."""
-    if session.exec(
-        select(OutboxEvent.id).where(col(OutboxEvent.dedupe_key) == dedupe_key)
-    ).first():
+    with this dedupe key exists already. `fresh`: the caller's transaction owns the key (it
+    names a case version this transaction claimed), so no other can have written it."""
+    if (
+        not fresh
+        and session.exec(
+            select(OutboxEvent.id).where(col(OutboxEvent.dedupe_key) == dedupe_key)
+        ).first()
+    ):
         return None
-    partnership = session.get(Partnership, case.partnership_id)
     event = OutboxEvent(
         dedupe_key=dedupe_key,
         type=type,
@@ -65,18 +70,21 @@ def enqueue(
         "id": str(event.id),
         "type": type,
         "occurred_at": _iso(now),
-        "partnership": partnership.code if partnership else None,
+        "partnership": accounts_repository.partnership_code(session, case.partnership_id),
         "case_id": str(case.id),
         "case_reference": case.reference,
         "data": {**data, "recipients": sorted(set(recipients))},
     }
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        # Another transaction wrote the same key between our check and our insert.
-        return None
+    if fresh:
+        session.add(event)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(event)
+                session.flush()
+        except IntegrityError:
+            # Another transaction wrote the same key between our check and our insert.
+            return None
     addressed = addresses(recipients)
     for role, agency in addressed:
         session.add(
@@ -120,15 +128,16 @@ def _destinations(
     session: Session, case: Case, type: str, addressed: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
+    # Two columns, not the rows: every change a case goes through asks this.
     subscriptions = session.exec(
-        select(WebhookSubscription).where(
+        select(col(WebhookSubscription.id), col(WebhookSubscription.events)).where(
             col(WebhookSubscription.partnership_id) == case.partnership_id,
             col(WebhookSubscription.disabled_at).is_(None),
         )
     )
-    for sub in subscriptions:
-        if type in sub.events or "*" in sub.events:
-            found.append(("webhook", str(sub.id)))
+    for sub_id, events in subscriptions:
+        if type in events or "*" in events:
+            found.append(("webhook", str(sub_id)))
     if addressed and get_settings().smtp_host:
         people = session.exec(
             select(User).where(

@@ -8,6 +8,7 @@ vote is kept and the latest per party counts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func
@@ -60,6 +61,44 @@ def _current_votes(
 def gate_read(session: Session, case: Case, gate: GateDef) -> GateRead:
     round_ = _latest_round(session, case, gate)
     votes = _current_votes(session, case, gate, round_) if round_ is not None else {}
+    return _gate_read(case, gate, round_, votes)
+
+
+def gate_reads(session: Session, case: Case, gates: Iterable[GateDef]) -> dict[str, GateRead]:
+    """Every gate of `gates` as gate_read answers it, in two queries at most (a case answer
+    shows all its gates)."""
+    wanted = list(gates)
+    rounds: dict[str, int | None] = {
+        g.name: case.state_entered_version for g in wanted if case.state == g.state
+    }
+    closed = [g.name for g in wanted if g.name not in rounds]
+    if closed:
+        latest = session.exec(
+            select(col(ApprovalVote.gate), func.max(col(ApprovalVote.round)))
+            .where(col(ApprovalVote.case_id) == case.id, col(ApprovalVote.gate).in_(closed))
+            .group_by(col(ApprovalVote.gate))
+        ).all()
+        rounds.update(dict.fromkeys(closed))
+        rounds.update((name, round_) for name, round_ in latest)
+    current = {(name, r) for name, r in rounds.items() if r is not None}
+    votes: dict[str, dict[str, ApprovalVote]] = {name: {} for name in rounds}
+    if current:
+        for vote in session.exec(
+            select(ApprovalVote)
+            .where(
+                col(ApprovalVote.case_id) == case.id,
+                col(ApprovalVote.gate).in_({name for name, _ in current}),
+            )
+            .order_by(col(ApprovalVote.seq))
+        ):
+            if (vote.gate, vote.round) in current:
+                votes[vote.gate][vote.party] = vote  # the latest per party counts
+    return {g.name: _gate_read(case, g, rounds[g.name], votes[g.name]) for g in wanted}
+
+
+def _gate_read(
+    case: Case, gate: GateDef, round_: int | None, votes: dict[str, ApprovalVote]
+) -> GateRead:
     parties = [str(p) for p in gate.party_refs]
     agrees = [v.decided_on for v in votes.values() if v.decision == gate.agree]
     agreed = len(agrees) == len(parties)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from cspr_engine.access import policy
-from cspr_engine.accounts.models import Partnership
+from cspr_engine.accounts import repository as accounts_repository
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.alerts import service as alert_service
 from cspr_engine.approvals import service as approvals_service
@@ -66,6 +66,7 @@ def create_case(*, session: Session, payload: CaseCreate, actor: Actor, now: dat
         session,
         type="case.created",
         dedupe_key=f"case:{case.id}:v1",
+        fresh=True,  # the case is new in this transaction
         case=case,
         data={"state": case.state, "referring_agency": case.referring_agency},
         now=now,
@@ -87,13 +88,12 @@ def create_case(*, session: Session, payload: CaseCreate, actor: Actor, now: dat
 def present(session: Session, case: Case, actor: Actor, now: datetime) -> CaseRead:
     """The case resource as `actor` sees it at `now` (allowed_triggers is per caller)."""
     definition = workflow_service.definition_for(case)
-    partnership = session.get(Partnership, case.partnership_id)
     return CaseRead(
         id=case.id,
         reference=case.reference,
         workflow=case.workflow,
         workflow_version=case.workflow_version,
-        partnership=partnership.code if partnership else "",
+        partnership=accounts_repository.partnership_code(session, case.partnership_id) or "",
         state=case.state,
         state_label=definition.states[case.state].label,
         version=case.version,
@@ -110,9 +110,7 @@ def present(session: Session, case: Case, actor: Actor, now: datetime) -> CaseRe
             if policy.may_change(actor, case)
             else []
         ),
-        approvals={
-            g.name: approvals_service.gate_read(session, case, g) for g in definition.gates.values()
-        },
+        approvals=approvals_service.gate_reads(session, case, definition.gates.values()),
         state_entered_at=case.state_entered_at,
         closed_at=case.closed_at,
         created_at=case.created_at,

@@ -50,15 +50,25 @@ END_OF_DAY = time(23, 59, 59)
 # -- calendar -----------------------------------------------------------------------------
 
 
+_CALENDAR = "cspr_engine.calendar"
+
+
 def current_calendar(session: Session) -> WorkingCalendar:
-    """The shipped calendar plus the holidays an admin added (and has not withdrawn)."""
+    """The shipped calendar plus the holidays an admin added (and has not withdrawn).
+
+    Read once per transaction: a transition, and the case it answers with, count with the
+    same calendar (`add_holiday` forgets it when it adds a day)."""
+    cached = session.info.get(_CALENDAR)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]  # type: ignore[no-any-return]
     additions = session.exec(
         select(CalendarAddition).where(col(CalendarAddition.withdrawn_at).is_(None))
     ).all()
     base = get_calendar()
-    if not additions:
-        return base
-    return base.with_additions({a.day: a.title for a in additions})
+    calendar = base.with_additions({a.day: a.title for a in additions}) if additions else base
+    # The query began the transaction if none was open; a later one starts afresh.
+    session.info[_CALENDAR] = (session.get_transaction(), calendar)
+    return calendar
 
 
 def end_of_day(day: date) -> datetime:
@@ -584,6 +594,7 @@ def add_holiday(
     )
     session.add(addition)
     session.flush()
+    session.info.pop(_CALENDAR, None)
     after = current_calendar(session)
     affected = session.exec(
         select(Deadline)

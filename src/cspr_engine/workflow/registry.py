@@ -130,6 +130,15 @@ GUARD_PARAMS: dict[str, frozenset[str]] = {
     "information_returns_in": frozenset({"reason"}),
 }
 
+# The facts of the case each guard reads (beyond the trigger's data and what was recorded), so
+# that a transition loads only what its guards need.
+GUARD_FACTS: dict[str, frozenset[str]] = {
+    "gate_agreed": frozenset({"gates"}),
+    "working_days_between": frozenset({"calendar"}),
+    "improvement_actions_done": frozenset({"open_actions"}),
+    "information_returns_in": frozenset({"missing_returns"}),
+}
+
 GUARDS: dict[str, Guard] = {
     "gate_agreed": gate_agreed,
     "information_returns_in": information_returns_in,

@@ -26,7 +26,7 @@ from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import engine
 from cspr_engine.workflow.definitions import WorkflowDefinition, load_definitions
 from cspr_engine.workflow.exceptions import WorkflowNotFound
-from cspr_engine.workflow.registry import GuardContext
+from cspr_engine.workflow.registry import GUARD_FACTS, GuardContext
 
 
 @lru_cache
@@ -101,23 +101,31 @@ def fire(
     case_repository.check_precondition(case, expected_version)
     definition = definition_for(case)
     today = london_date(now)
-    gates = approvals_service.gate_views(session, case, definition)
     recorded = typed_recorded(definition, case.recorded)
     calendar = deadline_service.current_calendar(session)
-    open_actions = action_repository.open_count(session, case.id)
-    missing_returns = request_repository.awaited_agencies(session, case.id)
 
     def context(values: dict[str, Any]) -> GuardContext:
+        # Called once the trigger is known to be allowed and its data valid: the case's facts
+        # are read only if one of the trigger's guards needs them.
+        needs = {f for use in definition.triggers[trigger].guards for f in GUARD_FACTS[use.name]}
         return GuardContext(
             state=case.state,
             trigger=trigger,
             data=values,
             recorded=recorded,
-            gates=gates,
+            gates=(
+                approvals_service.gate_views(session, case, definition) if "gates" in needs else {}
+            ),
             today=today,
             calendar=calendar,
-            open_actions=open_actions,
-            missing_returns=missing_returns,
+            open_actions=(
+                action_repository.open_count(session, case.id) if "open_actions" in needs else 0
+            ),
+            missing_returns=(
+                request_repository.awaited_agencies(session, case.id)
+                if "missing_returns" in needs
+                else ()
+            ),
         )
 
     outcome = engine.fire(
@@ -158,6 +166,7 @@ def fire(
         session,
         type="case.transitioned",
         dedupe_key=f"case:{case.id}:v{case.version}",
+        fresh=True,  # this transaction claimed the version the key names
         case=case,
         data={
             "trigger": trigger,
