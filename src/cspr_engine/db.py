@@ -6,7 +6,7 @@ transactions are begun explicitly so that SAVEPOINTs and rollbacks behave as on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from cspr_engine.config import get_settings
 
@@ -73,15 +74,29 @@ def writer_bind(engine: Engine) -> Engine:
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; routers commit as their last step, anything else rolls back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; routers commit as their last step, anything else rolls back.
+
+    async: making a Session touches no database (it connects on first use), so FastAPI does not
+    send this to a thread; only a rollback of a transaction left open (a request that failed)
+    does database work, and that runs in a worker thread."""
     engine = get_engine()
     bind = writer_bind(engine) if request.method in WRITE_METHODS else engine
-    with Session(bind, expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(_rollback_and_close, session)
+        else:
+            session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -12,8 +12,9 @@ from cspr_engine.accounts.schemas import Actor
 from cspr_engine.kit.clock import ClockDep
 
 
-def get_logged_actor(request: Request, actor: ActorDep, clock: ClockDep) -> Actor:
-    """Authenticated first: an unauthenticated request (401) leaves no access log row."""
+async def get_logged_actor(request: Request, actor: ActorDep, clock: ClockDep) -> Actor:
+    """Authenticated first: an unauthenticated request (401) leaves no access log row.
+    (async: nothing blocks here, so it runs on the event loop, not in a thread.)"""
     access_service.note_actor(request.scope, actor, clock.now())
     return actor
 

@@ -123,14 +123,17 @@ def reach(actor: Actor) -> Reach:
     return max((CASE_READ.get(role, Reach.none) for role in actor.roles), default=Reach.none)
 
 
-def readable_cases(actor: Actor) -> ColumnElement[bool]:
+def readable_cases(actor: Actor, *, one: bool = False) -> ColumnElement[bool]:
     """The cases `actor` may read, as a WHERE clause on `cases` (for single reads, lists and
-    anything joined to a case, such as the alert inbox)."""
+    anything joined to a case, such as the alert inbox). `one`: the query names one case by a
+    unique key, so the planner starts from that key's index."""
     widest = reach(actor)
     if widest is Reach.none:
         return false()
     own_partnership = col(Case.partnership_id) == actor.partnership_id
     if widest is Reach.partnership:
+        if one:
+            return or_(own_partnership, shared_with(actor))
         # The first term is implied by the second; it is there for the planner, which cannot
         # use the partnership indexes through an OR with EXISTS and would test every case.
         return and_(

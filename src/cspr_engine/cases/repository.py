@@ -38,7 +38,7 @@ def _by_key(query: SelectOfScalar[Case], key: str) -> SelectOfScalar[Case] | Non
 
 def get_visible(session: Session, actor: Actor, key: str) -> Case | None:
     """By id, or by human reference (`TW-2026-0007`), if the actor may read it."""
-    query = _by_key(visible(actor), key)
+    query = _by_key(select(Case).where(policy.readable_cases(actor, one=True)), key)
     return session.exec(query).first() if query is not None else None
 
 

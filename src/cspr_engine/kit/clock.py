@@ -41,7 +41,8 @@ def london_date(instant: datetime) -> date:
     return instant.astimezone(LONDON).date()
 
 
-def get_clock() -> Clock:
+async def get_clock() -> Clock:
+    # async: nothing blocks here, so FastAPI calls it on the event loop, not in a thread.
     return SystemClock()
 
 

@@ -1,12 +1,15 @@
 """The pure core of a transition: check, validate, guard, then let `transitions` move a cursor.
 
-No I/O happens here. A fresh `transitions.Machine` is built over a small CaseCursor for every
-call (never bound to the ORM row: pydantic models refuse the attributes transitions sets, and a
-shared Machine would be mutable state across threads).
+No I/O happens here. `transitions` moves a small CaseCursor (never the ORM row: pydantic models
+refuse the attributes transitions sets), set to the case's state for the call. Each thread
+keeps one Machine per workflow definition, with its own cursor: a Machine and its model are
+mutable state, so neither is shared across threads, and building a Machine per call cost more
+than the rest of the pure core.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -83,6 +86,34 @@ def _machine_spec(definition: WorkflowDefinition) -> tuple[list[str], list[dict[
                 transitions.append({"trigger": t.name, "source": source, "dest": t.to})
     _specs[key] = (list(definition.states), transitions)
     return _specs[key]
+
+
+_local = threading.local()
+
+
+def _machine(definition: WorkflowDefinition) -> tuple[Machine, CaseCursor]:
+    """This thread's Machine for `definition` and the one cursor it moves (set to the case's
+    state by each call)."""
+    machines: dict[tuple[str, int], tuple[Machine, CaseCursor]] = _local.__dict__.setdefault(
+        "machines", {}
+    )
+    key = (definition.name, definition.version)
+    found = machines.get(key)
+    if found is None:
+        states, transitions = _machine_spec(definition)
+        cursor = CaseCursor(states[0])
+        machine = Machine(
+            model=cursor,
+            states=states,
+            transitions=transitions,
+            initial=states[0],
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+            send_event=True,
+            model_attribute="state",
+        )
+        found = machines[key] = (machine, cursor)
+    return found
 
 
 def validate_data(
@@ -174,18 +205,8 @@ def fire(
                 basis=use.basis,
                 **refusal.extensions,
             )
-    states, transitions = _machine_spec(definition)
-    cursor = CaseCursor(state)
-    Machine(
-        model=cursor,
-        states=states,
-        transitions=transitions,
-        initial=state,
-        auto_transitions=False,
-        ignore_invalid_triggers=False,
-        send_event=True,
-        model_attribute="state",
-    )
+    machine, cursor = _machine(definition)
+    machine.set_state(state, model=cursor)
     fired: Callable[..., bool] = cursor.trigger  # type: ignore[attr-defined]  # added by Machine
     if not fired(trigger, values=values):
         # Branches cover every value of their field (checked at load), so this is a bug.
