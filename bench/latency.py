@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python bench/latency.py [--sizes 10000,100000] [--requests 300] [--starts 3]
                                       [--postgres-url URL | --no-postgres] [--no-sqlite]
+                                      [--keep DIR]
 
 For each size and each database (a temporary SQLite file; a throwaway PostgreSQL database on
 the server --postgres-url or CSPR_BENCH_POSTGRES_URL names, dropped at the end), bench/data.py
@@ -16,7 +17,14 @@ fills the database, then `cspr-engine serve` (scheduler off) is started on a fre
 
 p50, p99 and max of each (--requests each, after a few warm-up requests); start-up time, from
 process start to the first 200 from /readyz (median of --starts starts); VmRSS and VmHWM of
-the serve process from /proc/PID/status after the load.
+the serve process from /proc/PID/status after the load, which ends with four sign-ins at the
+same moment (each password check takes 64 MiB while it runs).
+
+--keep DIR keeps each generated database (a SQLite file in DIR; a PostgreSQL database named
+cspr_bench_keep_<size>) with what the load needs (DIR/<database>-<size>.pickle), and a later run
+with the same --keep measures them again without generating: 1M cases take about 15 minutes
+to generate, a few to measure, so the measurement can wait for a quiet machine. Drop them with
+`DROP DATABASE cspr_bench_keep_<size>` and by removing DIR.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import argparse
 import http.client
 import json
 import os
+import pickle
 import random
 import signal
 import socket
@@ -34,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +56,7 @@ from sqlalchemy.engine import make_url
 TARGET_P99_MS = 50.0
 TARGET_START_S = 2.0
 TARGET_RSS_MB = 200.0
+SIMULTANEOUS_SIGN_INS = 4
 STATES = ("closed", "action_monitoring", "lcspr_in_progress", "final_report")
 AGENCIES = ("local_authority", "police", "health", "education")
 
@@ -233,17 +244,50 @@ def load(port: int, made: data.Generated, n: int, rnd: random.Random) -> dict[st
         client, [("/ui", {"Cookie": session_cookie}) for _ in range(min(n, 200) + 5)]
     )
     client.conn.close()
+    # People signing in at the same moment: each password check needs 64 MiB (argon2), the
+    # peak the memory target is about.
+    sign_in_together(port, made, SIMULTANEOUS_SIGN_INS)
     return out
+
+
+def sign_in_together(port: int, made: data.Generated, count: int) -> None:
+    def one(_: int) -> int:
+        client = Client(port)
+        try:
+            status, _cookie = client.post(
+                "/api/v1/auth/sign-in", {"email": made.chair_email, "password": made.password}
+            )
+            return status
+        finally:
+            client.conn.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        statuses = list(pool.map(one, range(count)))
+    if any(status != 200 for status in statuses):
+        raise RuntimeError(f"simultaneous sign-ins: {statuses}")
 
 
 # -- one database -------------------------------------------------------------------------------
 
 
-def measure(name: str, url: str, cases: int, args: argparse.Namespace, log: Path) -> Result:
+def measure(
+    name: str,
+    url: str,
+    cases: int,
+    args: argparse.Namespace,
+    log: Path,
+    saved: Path | None = None,
+) -> Result:
     result = Result(name, cases)
     engine = sweep.use_database(url)
-    print(f"{name}, {cases:,} cases: generating ...", flush=True)
-    made = data.generate(engine, cases)
+    if saved is not None and saved.exists():
+        print(f"{name}, {cases:,} cases: kept from an earlier run ({saved})", flush=True)
+        made = pickle.loads(saved.read_bytes())
+    else:
+        print(f"{name}, {cases:,} cases: generating ...", flush=True)
+        made = data.generate(engine, cases)
+        if saved is not None:
+            saved.write_bytes(pickle.dumps(made))
     result.load_s = made.seconds
     result.disk_mb = data.database_size(engine) / 2**20
     sweep.release_database()
@@ -263,13 +307,30 @@ def measure(name: str, url: str, cases: int, args: argparse.Namespace, log: Path
 def run_all(args: argparse.Namespace) -> list[Result]:
     results = []
     log = Path(tempfile.gettempdir()) / f"cspr-bench-latency-{os.getpid()}.log"
+    keep: Path | None = args.keep
     for size in args.sizes:
         if not args.no_sqlite:
-            with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
-                results.append(measure("SQLite", f"sqlite:///{tmp}/bench.db", size, args, log))
+            if keep is not None:
+                saved = keep / f"sqlite-{size}.pickle"
+                url = f"sqlite:///{keep.resolve()}/sqlite-{size}.db"
+                results.append(measure("SQLite", url, size, args, log, saved))
+            else:
+                with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
+                    url = f"sqlite:///{tmp}/bench.db"
+                    results.append(measure("SQLite", url, size, args, log))
         if not args.no_postgres:
-            with sweep.postgres_database(args.postgres_url) as url:
-                results.append(measure("PostgreSQL", url, size, args, log))
+            if keep is not None:
+                saved = keep / f"postgresql-{size}.pickle"
+                url = sweep.kept_postgres_database(args.postgres_url, f"cspr_bench_keep_{size}")
+                if not saved.exists():
+                    # A database left by a run that stopped before saving is refilled.
+                    url = sweep.kept_postgres_database(
+                        args.postgres_url, f"cspr_bench_keep_{size}", recreate=True
+                    )
+                results.append(measure("PostgreSQL", url, size, args, log, saved))
+            else:
+                with sweep.postgres_database(args.postgres_url) as url:
+                    results.append(measure("PostgreSQL", url, size, args, log))
     print(f"(server output: {log})")
     return results
 
@@ -333,7 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the generated databases in DIR and reuse them on later runs",
+    )
     args = parser.parse_args(argv)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
     if not args.no_postgres and (why := sweep.postgres_reachable(args.postgres_url)) is not None:
         shown = make_url(args.postgres_url).render_as_string(hide_password=True)
         print(f"PostgreSQL: skipped, {shown} is not reachable ({why})")

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -463,3 +466,40 @@ class TestLogs:
     def fail_to_backoff(self, client: TestClient) -> None:
         for _ in range(6):
             sign_in(client, CHAIR, "a wrong password")
+
+
+def test_password_hashing_runs_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each argon2 hash or check holds 64 MiB while it runs: simultaneous sign-ins (and password
+    changes) take their turn, so the service's memory does not grow with the number of people
+    signing in at once. (On SQLite the write lock already orders sign-ins; on PostgreSQL they
+    run side by side.)"""
+    running = 0
+    most = 0
+    guard = threading.Lock()
+    real = accounts_service._hasher
+
+    def watched(work: Any) -> Any:
+        nonlocal running, most
+        with guard:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)  # long enough for the others to arrive
+            return work()
+        finally:
+            with guard:
+                running -= 1
+
+    class Watched:
+        def verify(self, stored: str, password: str) -> bool:
+            return bool(watched(lambda: real.verify(stored, password)))
+
+        def hash(self, password: str) -> str:
+            return str(watched(lambda: real.hash(password)))
+
+    monkeypatch.setattr(accounts_service, "_hasher", Watched())
+    passwords = ["one", "two", "three", "four"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        hashes = list(pool.map(accounts_service.hash_password, passwords))
+    assert most == 1
+    assert all(real.verify(h, p) for h, p in zip(hashes, passwords, strict=True))

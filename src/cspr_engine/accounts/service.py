@@ -7,6 +7,7 @@ import hashlib
 import logging
 import math
 import secrets
+import threading
 import uuid
 from datetime import datetime, timedelta
 from functools import cache
@@ -52,6 +53,10 @@ SIGN_IN_FIRST_WAIT = timedelta(minutes=1)
 
 # argon2id with the library's defaults (RFC 9106's second recommended profile, 64 MiB).
 _hasher = PasswordHasher()
+# Each argon2 hash or check takes 64 MiB of working memory for its moment: one at a time per
+# process keeps the service's resident memory bounded when many people sign in at once (the
+# others wait their turn, tens of milliseconds each) instead of growing by 64 MiB per sign-in.
+_one_hash_at_a_time = threading.Lock()
 
 
 def hash_token(secret: str) -> str:
@@ -263,19 +268,23 @@ def authenticate(*, session: Session, secret: str, now: datetime) -> Actor:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _one_hash_at_a_time:
+        return _hasher.hash(password)
 
 
 @cache
 def _stand_in_hash() -> str:
     # Verified against when there is no real hash, so an unknown e-mail costs as much time as
     # a wrong password and the two cannot be told apart by timing.
-    return _hasher.hash(secrets.token_urlsafe(24))
+    with _one_hash_at_a_time:
+        return _hasher.hash(secrets.token_urlsafe(24))
 
 
 def _password_matches(password_hash: str | None, password: str) -> bool:
+    stored = password_hash or _stand_in_hash()
     try:
-        return _hasher.verify(password_hash or _stand_in_hash(), password) and bool(password_hash)
+        with _one_hash_at_a_time:
+            return _hasher.verify(stored, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
