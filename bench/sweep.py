@@ -139,6 +139,25 @@ def postgres_database(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def kept_postgres_database(base_url: str, name: str, *, recreate: bool = False) -> str:
+    """The URL of database `name` on the server `base_url` names, created if it is missing
+    (dropped and created again with `recreate`); it is left in place afterwards."""
+    url = make_url(base_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if recreate:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def postgres_reachable(base_url: str) -> str | None:
     """None if we can connect, else why not."""
     url = make_url(base_url).set(drivername="postgresql+psycopg")

@@ -17,7 +17,8 @@ and 8 (threads, each on its own cases), --transitions transitions each way:
   raw   the same writes in one transaction with SQLAlchemy Core (no ORM): the case UPDATE with
         the version compare-and-set, the panel_notification clock UPDATE (met), the outbox
         event INSERT and its webhook delivery INSERT, the previous audit hash SELECT and the
-        audit event INSERT with its hash chain fields.
+        audit event INSERT with its hash chain fields, and the access log INSERT (every
+        request that changes a case writes one, in the same transaction).
 
 Printed: both rates and the ratio HTTP / raw per database and concurrency (target >= 50%).
 """
@@ -47,7 +48,7 @@ from sqlmodel import Session
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.alerts.models import Delivery, OutboxEvent, WebhookSubscription
 from cspr_engine.audit import chain
-from cspr_engine.audit.models import AuditEvent
+from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases import service as cases_service
 from cspr_engine.cases.models import Case
 from cspr_engine.cases.schemas import CaseCreate
@@ -80,6 +81,7 @@ class World:
     user_id: uuid.UUID
     subscription_id: uuid.UUID
     token: str
+    token_id: uuid.UUID
     cases: list[tuple[uuid.UUID, str]]  # (id, reference), all `referred` at version 1
     today: date
 
@@ -112,7 +114,7 @@ def make_world(engine: Engine, now: datetime, count: int) -> World:
             agency=None,
             now=now,
         )
-        _, secret = accounts_service.create_token(session=session, user=user, name="b", now=now)
+        token, secret = accounts_service.create_token(session=session, user=user, name="b", now=now)
         subscription = WebhookSubscription(
             partnership_id=partnership.id,
             url="http://127.0.0.1:9/never-called",
@@ -148,6 +150,7 @@ def make_world(engine: Engine, now: datetime, count: int) -> World:
             user_id=user.id,
             subscription_id=subscription.id,
             token=secret,
+            token_id=token.id,
             cases=cases,
             today=today,
         )
@@ -256,6 +259,21 @@ def raw_transition(engine: Engine, world: World, case_id: uuid.UUID, reference: 
         conn.execute(
             insert(table(AuditEvent)).values(
                 {c.name: getattr(event, c.name) for c in table(AuditEvent).columns}
+            )
+        )
+        conn.execute(
+            insert(table(AccessEvent)).values(
+                id=uuid.uuid4(),
+                at=now,
+                actor_id=world.user_id,
+                token_id=world.token_id,
+                method="POST",
+                path=f"/api/v1/cases/{case_id}/transitions",
+                action="case.transition",
+                case_id=case_id,
+                outcome="allowed",
+                status=200,
+                request_id=uuid.uuid4().hex,
             )
         )
 
