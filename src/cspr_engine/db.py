@@ -55,7 +55,15 @@ def build_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        hide_parameters=True,
+        # JIT compilation pays off for long analytical queries; for this service's short ones
+        # it only adds latency (200 ms on a case list at 1M cases, whose cost estimate
+        # crossed jit_above_cost).
+        connect_args={"options": "-c jit=off"},
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Uuid, and_, exists, false, literal, or_, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 from sqlmodel import col
 
 from cspr_engine.accounts.schemas import Actor, Role
@@ -146,6 +146,31 @@ def readable_cases(actor: Actor, *, one: bool = False) -> ColumnElement[bool]:
     mine.append(asked_to_contribute(actor))
     mine.append(owns_an_action(actor))
     return and_(own_partnership, or_(*mine))
+
+
+def readable_parts(actor: Actor) -> list[ColumnElement[bool]]:
+    """readable_cases(actor) as disjoint conditions, each with an index of its own to start
+    from: the actor's partnership's cases, and the cases other partnerships share with it.
+    A list reads each part in order and merges them, so a page of a partnership's cases costs
+    the same however many cases every partnership has (an OR of the two would make the
+    database fetch and sort all the partnership's cases for each page)."""
+    if reach(actor) is not Reach.partnership:
+        return [readable_cases(actor)]
+    return [
+        col(Case.partnership_id) == actor.partnership_id,
+        and_(
+            col(Case.id).in_(shared_case_ids(actor)),
+            col(Case.partnership_id) != actor.partnership_id,
+        ),
+    ]
+
+
+def shared_case_ids(actor: Actor) -> Select[Any]:
+    """The ids of the cases shared, until revoked, with `actor`'s partnership."""
+    return select(col(CaseShare.case_id)).where(
+        col(CaseShare.grantee_partnership_id) == actor.partnership_id,
+        col(CaseShare.revoked_at).is_(None),
+    )
 
 
 def asked_to_contribute(actor: Actor) -> ColumnElement[bool]:

@@ -21,7 +21,9 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("partnership_id", "reference"),
         Index("ix_cases_partnership_created", "partnership_id", "created_at", "id"),
-        Index("ix_cases_partnership_state", "partnership_id", "state"),
+        # A partnership's list filtered by state, newest first: walked in order, stopping at
+        # the page's end, however many cases the partnership has had.
+        Index("ix_cases_partnership_state_created", "partnership_id", "state", "created_at", "id"),
         Index("ix_cases_partnership_partner_reference", "partnership_id", "partner_reference"),
     )
 

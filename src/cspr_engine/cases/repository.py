@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import exists, tuple_, update
+from sqlalchemy import exists, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -82,17 +83,51 @@ def list_visible(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[Case]:
     """Newest first, keyset-paginated on (created_at, id)."""
-    query = visible(actor)
+    return list(session.exec(list_query(actor, filters, limit=limit, after=after)))
+
+
+def list_query(
+    actor: Actor,
+    filters: CaseFilters,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> SelectOfScalar[Case]:
+    conditions = _filter_conditions(filters)
+    if after is not None:
+        conditions.append(tuple_(Case.created_at, Case.id) < tuple_(*after))
+    newest_first = (col(Case.created_at).desc(), col(Case.id).desc())
+    parts = policy.readable_parts(actor)
+    if len(parts) == 1:
+        query = select(Case).where(parts[0], *conditions)
+    else:
+        # Each part walks its own index in order and stops at the page's end; the page is the
+        # newest `limit` of what they found together.
+        pages = [
+            select(col(Case.id), col(Case.created_at))
+            .where(part, *conditions)
+            .order_by(*newest_first)
+            .limit(limit)
+            .subquery()
+            for part in parts
+        ]
+        found = union_all(*(select(page.c.id, page.c.created_at) for page in pages)).subquery()
+        query = select(Case).join(found, col(Case.id) == found.c.id)
+    return query.order_by(*newest_first).limit(limit)
+
+
+def _filter_conditions(filters: CaseFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if filters.state:
-        query = query.where(col(Case.state) == filters.state)
+        conditions.append(col(Case.state) == filters.state)
     if filters.agency:
-        query = query.where(col(Case.referring_agency) == filters.agency)
+        conditions.append(col(Case.referring_agency) == filters.agency)
     if filters.q:
-        query = query.where(col(Case.partner_reference) == filters.q)
+        conditions.append(col(Case.partner_reference) == filters.q)
     if filters.workflow:
-        query = query.where(col(Case.workflow) == filters.workflow)
+        conditions.append(col(Case.workflow) == filters.workflow)
     if filters.open_only:
-        query = query.where(col(Case.closed_at).is_(None))
+        conditions.append(col(Case.closed_at).is_(None))
     # A clock still pending past its due instant (the sweep has not had its turn yet) is
     # breached, unless it is a minimum period (`met_at_due`, e.g. publication_retention),
     # which is met then.
@@ -110,7 +145,7 @@ def list_visible(
                 & col(Deadline.key).not_in(at_due)
             ),
         )
-        query = query.where(breached if filters.breached else ~breached)
+        conditions.append(breached if filters.breached else ~breached)
     if filters.due_before is not None:
         running = exists().where(
             col(Deadline.case_id) == col(Case.id),
@@ -121,11 +156,8 @@ def list_visible(
             running = running.where(
                 ~(col(Deadline.key).in_(at_due) & (col(Deadline.due_at) < filters.now))
             )
-        query = query.where(running)
-    if after is not None:
-        query = query.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
-    query = query.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit)
-    return list(session.exec(query))
+        conditions.append(running)
+    return conditions
 
 
 def _met_at_due_keys() -> tuple[str, ...]:
