@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cspr_engine.deadlines.calendar import WorkingCalendar, add_months, get_calendar
 from cspr_engine.workflow.registry import GuardContext, working_days_between
@@ -339,3 +341,32 @@ def test_the_guard_needs_both_dates(calendar: WorkingCalendar) -> None:
     assert refusal is not None
     assert "both needed" in refusal.detail
     assert refusal.extensions == {}
+
+
+# -- working days between two dates, counted without walking each day ----------------------
+
+
+def count_day_by_day(calendar: WorkingCalendar, start: date, end: date) -> int:
+    """The definition, one day at a time."""
+    if end < start:
+        return -count_day_by_day(calendar, end, start)
+    return sum(
+        1
+        for offset in range(1, (end - start).days + 1)
+        if calendar.is_working_day(start + timedelta(days=offset))
+    )
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    start=st.dates(min_value=date(2018, 1, 1), max_value=date(2032, 12, 31)),
+    span=st.integers(min_value=-800, max_value=800),
+    added=st.sets(st.dates(min_value=date(2018, 1, 1), max_value=date(2033, 12, 31)), max_size=3),
+)
+def test_working_days_between_counts_as_walking_each_day_would(
+    start: date, span: int, added: set[date]
+) -> None:
+    """Across the snapshot's end, computed years, weekends, proclaimed days (on weekends too)."""
+    calendar = get_calendar().with_additions(dict.fromkeys(added, "Proclaimed"))
+    end = start + timedelta(days=span)
+    assert calendar.working_days_between(start, end) == count_day_by_day(calendar, start, end)

@@ -33,6 +33,9 @@ class WorkingCalendar:
     covers_to: date
     additions: dict[date, str] = field(default_factory=dict)
     _computed: dict[int, dict[date, str]] = field(default_factory=dict, repr=False)
+    # Per year, the weekdays the snapshot or the computed years make non-working (not the
+    # additions, which differ between calendars that share this).
+    _base_years: dict[int, frozenset[date]] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
@@ -45,7 +48,9 @@ class WorkingCalendar:
 
     def with_additions(self, additions: dict[date, str]) -> WorkingCalendar:
         """This calendar and holidays proclaimed since its data was made."""
-        return replace(self, additions=dict(additions), _computed=self._computed)
+        return replace(
+            self, additions=dict(additions), _computed=self._computed, _base_years=self._base_years
+        )
 
     def holiday(self, day: date) -> str | None:
         if day in self.additions:
@@ -83,14 +88,37 @@ class WorkingCalendar:
         return current
 
     def working_days_between(self, start: date, end: date) -> int:
-        """Working days after `start` up to and including `end` (negative when end < start)."""
+        """Working days after `start` up to and including `end` (negative when end < start).
+
+        Weekdays by arithmetic, less the weekday holidays in the range: a page of clocks a
+        year or more from today (a retention period, an old breach) counts in microseconds,
+        not day by day."""
         if end < start:
             return -self.working_days_between(end, start)
-        return sum(
-            1
-            for offset in range(1, (end - start).days + 1)
-            if self.is_working_day(start + timedelta(days=offset))
+        weeks, rest = divmod((end - start).days, 7)
+        weekdays = 5 * weeks + sum(
+            1 for offset in range(1, rest + 1) if (start.weekday() + offset) % 7 < 5
         )
+        closed = {
+            day
+            for year in range(start.year, end.year + 1)
+            for day in self._non_working_weekdays(year)
+            if start < day <= end
+        }
+        return weekdays - len(closed)
+
+    def _non_working_weekdays(self, year: int) -> set[date]:
+        """The weekdays of `year` that are not working days, by the same rules as holiday()."""
+        if year not in self._base_years:
+            listed = (
+                [d for d in self.snapshot if d.year == year and d <= self.covers_to]
+                if year <= self.covers_to.year
+                else []
+            )
+            beyond = [d for d in self._beyond_snapshot(year) if d > self.covers_to]
+            self._base_years[year] = frozenset(d for d in listed + beyond if d.weekday() < 5)
+        added = {d for d in self.additions if d.year == year and d.weekday() < 5}
+        return set(self._base_years[year]) | added
 
     def non_working_days(self, year: int) -> list[tuple[date, str]]:
         """The holidays of `year` that fall on weekdays or are listed (for display)."""
