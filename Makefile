@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency check lint fmt openapi openapi-check revision clean
+.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency bench-startup check lint fmt openapi openapi-check revision clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,10 @@ bench-sweep-scaling: install
 ## Read latency, start-up time and resident memory by data size (bench/latency.py says what is measured).
 bench-latency: install
 	$(BIN)/python bench/latency.py
+
+## Start-up time of `cspr-engine serve` to its first 200 from /readyz (bench/startup.py).
+bench-startup: install
+	$(BIN)/python bench/startup.py
 
 ## Backup, restore and audit-check timings on SQLite and PostgreSQL side by side (bench/backup.py).
 bench-backup: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import secrets
 import sys
 from collections.abc import Sequence
@@ -10,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, select
-
 from cspr_engine.config import get_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from sqlmodel import Session
+
     from cspr_engine.backup import Contents
 
 
@@ -38,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _configure_logging()
     settings = get_settings()
     uvicorn.run(
-        "cspr_engine.main:create_app",
+        "cspr_engine.cli:serving_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
@@ -47,6 +49,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=log_config(settings),
     )
     return 0
+
+
+def serving_app() -> FastAPI:
+    """create_app() for `serve`, then the collector on again. What start-up made is frozen
+    first (gc.freeze): it lives as long as the process, so no collection need walk it."""
+    from cspr_engine.main import create_app
+
+    try:
+        return create_app()
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:
@@ -114,6 +128,8 @@ def cmd_check_workflows(_args: argparse.Namespace) -> int:
 
 
 def _session() -> Session:
+    from sqlmodel import Session
+
     from cspr_engine.db import get_engine
 
     return Session(get_engine())
@@ -130,6 +146,8 @@ def cmd_create_partnership(args: argparse.Namespace) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
+    from sqlmodel import col, select
+
     from cspr_engine.accounts import service
     from cspr_engine.accounts.models import Partnership
 
@@ -190,6 +208,8 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
 
 def cmd_create_token(args: argparse.Namespace) -> int:
+    from sqlmodel import col, select
+
     from cspr_engine.accounts import service
     from cspr_engine.accounts.models import User
 
@@ -451,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is cmd_serve:
+        # Start-up makes some 250,000 objects that live as long as the process (routes,
+        # schemas, tables) and next to no garbage: the cyclic collector would walk them again
+        # and again, for a seventh of the start-up time. So it is off before the first heavy
+        # import (the commands import the database and web libraries themselves), and on again
+        # once the app is built (serving_app).
+        gc.disable()
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from cspr_engine.errors import CsprError

@@ -32,7 +32,7 @@ from cspr_engine.cases.schemas import AuditEventRead
 from cspr_engine.documents import repository as document_repository
 from cspr_engine.documents import service as document_service
 from cspr_engine.documents.models import Document
-from cspr_engine.exports import content, pack, word
+from cspr_engine.exports import content, pack
 from cspr_engine.exports.exceptions import ExportForbidden
 from cspr_engine.exports.schemas import MEDIA_TYPES, CaseRecord, Exporter, PackFormat
 from cspr_engine.information_requests import repository as request_repository
@@ -120,6 +120,9 @@ def pack_of(session: Session, *, case: Case, actor: Actor, now: datetime) -> con
 def render_pack(built: content.Pack, fmt: PackFormat) -> bytes:
     """The pack's bytes in `fmt`."""
     if fmt is PackFormat.docx:
+        # python-docx (and lxml) only when a Word pack is asked for: not at every start-up.
+        from cspr_engine.exports import word
+
         return word.render(built)
     return pack.render(built).encode("utf-8")
 
