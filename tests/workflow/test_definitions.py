@@ -6,8 +6,10 @@ only come from that one fault.
 
 from __future__ import annotations
 
+import ast
 import copy
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -445,9 +447,13 @@ def test_check_workflows_accepts_the_real_directory(capsys: pytest.CaptureFixtur
     out, err = capsys.readouterr()
     assert status == 0
     assert err == ""
-    assert out.startswith("cspr v1: ")
-    definition = load_definitions(PROJECT_ROOT / "workflows")[("cspr", 1)]
-    assert f"{len(definition.states)} states, {len(definition.triggers)} triggers" in out
+    # One line per workflow file, each with its own counts.
+    definitions = load_definitions(PROJECT_ROOT / "workflows")
+    lines = out.splitlines()
+    assert len(lines) == len(definitions) >= 2
+    for (name, version), d in definitions.items():
+        expected = f"{name} v{version}: {len(d.states)} states, {len(d.triggers)} triggers"
+        assert [line for line in lines if line.startswith(expected)], (name, out)
 
 
 def test_the_app_refuses_to_start_with_a_bad_workflow_file(bad_dir: Path) -> None:
@@ -478,3 +484,212 @@ def test_yes_is_not_a_boolean_setting(tmp_path: Path) -> None:
     message = broken(tmp_path, mutate)
     assert "triggers.notify_panel.fields.notified_on.required" in message
     assert "boolean" in message
+
+
+# -- `create.requires` and `opens` (the child death review file opens a cspr case) -----------
+
+CDR_PATH = PROJECT_ROOT / "workflows" / "child_death_review.yaml"
+REFER = "refer_for_safeguarding_review"
+
+
+def real_cdr() -> Raw:
+    raw = yaml.load(CDR_PATH.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    assert isinstance(raw, dict)
+    return copy.deepcopy(raw)
+
+
+def broken_cdr(tmp_path: Path, mutate: Callable[[Raw], object]) -> str:
+    raw = real_cdr()
+    mutate(raw)
+    return refusal(write(tmp_path, raw))
+
+
+def directory_refusal(tmp_path: Path, cdr: Raw, cspr: Raw | None = None) -> str:
+    """The refusal of a directory holding both files: what only the pair can show."""
+    cdr_path = write(tmp_path, cdr, "child_death_review.yaml")
+    write(tmp_path, real() if cspr is None else cspr, "cspr.yaml")
+    with pytest.raises(WorkflowFileError) as caught:
+        load_definitions(tmp_path)
+    assert caught.value.path == str(cdr_path)
+    return str(caught.value)
+
+
+def test_both_real_files_load_together_and_each_requires_what_it_takes(tmp_path: Path) -> None:
+    write(tmp_path, real_cdr(), "child_death_review.yaml")
+    write(tmp_path, real(), "cspr.yaml")
+    found = load_definitions(tmp_path)
+    cspr, cdr = found[("cspr", 1)], found[("child_death_review", 1)]
+    assert cspr.create.requires == {"incident.abuse_or_neglect": ("known", "suspected")}
+    assert cdr.create.requires == {"incident.outcome": ("death",)}
+    opens = cdr.triggers[REFER].opens
+    assert opens is not None
+    assert (opens.workflow, opens.link, opens.referring_agency) == (
+        "cspr",
+        "child_death_review",
+        "child_death_review",
+    )
+    # It stays in whichever state it is fired from, and it may be fired from several.
+    assert cdr.triggers[REFER].to is None
+    assert len(cdr.triggers[REFER].source) > 1
+
+
+def test_requires_an_unknown_field(tmp_path: Path) -> None:
+    message = broken(tmp_path, lambda d: d["create"]["requires"].update({"child.sex": ["male"]}))
+    assert "create requires unknown field 'child.sex'" in message
+
+
+def test_requires_a_value_the_field_does_not_have(tmp_path: Path) -> None:
+    def mutate(d: Raw) -> None:
+        d["create"]["requires"]["incident.abuse_or_neglect"] = ["known", "rumoured"]
+
+    message = broken(tmp_path, mutate)
+    assert "create requires incident.abuse_or_neglect in ['rumoured']" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "fault"),
+    [
+        ({"link": "cousin"}, "opens a case linked as 'cousin'"),
+        ({"link": "other_partnership"}, "opens a case linked as 'other_partnership'"),
+        ({"referring_agency": "oracle"}, "opens a case referred by unknown agency 'oracle'"),
+    ],
+)
+def test_opens_with_a_link_or_agency_that_does_not_exist(
+    tmp_path: Path, change: dict[str, str], fault: str
+) -> None:
+    message = broken_cdr(tmp_path, lambda d: d["triggers"][REFER]["opens"].update(change))
+    assert f"trigger {REFER} {fault}" in message
+
+
+@pytest.mark.parametrize(
+    ("target", "source", "fault"),
+    [
+        ("child.sex", "concerns", "unknown field 'child.sex'"),
+        ("summary", "no_such_field", "summary from unknown field 'no_such_field'"),
+        ("became_aware_on", "concerns", "became_aware_on from concerns, a text field"),
+        ("incident.abuse_or_neglect", "categories", "a list field (needs enum)"),
+    ],
+)
+def test_opens_a_field_from_the_wrong_place(
+    tmp_path: Path, target: str, source: str, fault: str
+) -> None:
+    message = broken_cdr(
+        tmp_path, lambda d: d["triggers"][REFER]["opens"]["fields"].update({target: source})
+    )
+    assert fault in message
+
+
+def test_opens_without_the_date_the_new_cases_clocks_count_from(tmp_path: Path) -> None:
+    message = broken_cdr(
+        tmp_path, lambda d: d["triggers"][REFER]["opens"]["fields"].pop("became_aware_on")
+    )
+    assert "without fields.became_aware_on" in message
+
+
+def test_opens_a_coded_field_with_values_it_does_not_take(tmp_path: Path) -> None:
+    def mutate(d: Raw) -> None:
+        d["triggers"][REFER]["fields"]["categories"]["values"].append("misfortune")
+
+    message = broken_cdr(tmp_path, mutate)
+    assert "categories has values ['misfortune'] that incident.categories does not take" in message
+
+
+def test_a_trigger_that_opens_a_case_cannot_declare_where_it_records_it(tmp_path: Path) -> None:
+    def mutate(d: Raw) -> None:
+        d["triggers"][REFER]["fields"]["opened_case"] = {"type": "string"}
+
+    assert "declares 'opened_case'" in broken_cdr(tmp_path, mutate)
+
+
+def test_opens_a_workflow_the_directory_does_not_have(tmp_path: Path) -> None:
+    raw = real_cdr()
+    raw["triggers"][REFER]["opens"]["workflow"] = "lcspr"
+    assert f"trigger {REFER} opens unknown workflow 'lcspr'" in directory_refusal(tmp_path, raw)
+
+
+def test_opens_a_case_its_workflow_would_refuse(tmp_path: Path) -> None:
+    # A value the trigger may send that the cspr file does not take (not_suspected).
+    raw = real_cdr()
+    raw["triggers"][REFER]["fields"]["abuse_or_neglect"]["values"].append("not_suspected")
+    message = directory_refusal(tmp_path, raw)
+    assert "cspr requires incident.abuse_or_neglect in ['known', 'suspected']" in message
+    # Optional: left empty, the copied value (not_suspected for a death) would be refused.
+    raw = real_cdr()
+    raw["triggers"][REFER]["fields"]["abuse_or_neglect"]["required"] = False
+    assert "abuse_or_neglect must be required" in directory_refusal(tmp_path, raw)
+
+
+def test_opens_without_mapping_what_the_other_workflow_requires(tmp_path: Path) -> None:
+    raw = real_cdr()
+    raw["triggers"][REFER]["opens"]["fields"].pop("incident.abuse_or_neglect")
+    message = directory_refusal(tmp_path, raw)
+    assert "a value copied from a child_death_review case may not be one" in message
+
+
+def test_what_the_opened_workflow_requires_is_checked_against_its_latest_version(
+    tmp_path: Path,
+) -> None:
+    # A newer cspr that also requires a serious harm: a death the trigger copies would fail it.
+    newer = real()
+    newer["version"] = 2
+    newer["create"]["requires"]["incident.outcome"] = ["serious_harm"]
+    write(tmp_path, real(), "cspr.yaml")
+    message = directory_refusal(tmp_path, real_cdr(), newer)
+    assert "cspr requires incident.outcome in ['serious_harm']" in message
+
+
+# -- no Python names the child death review workflow ----------------------------------------
+
+SRC = PROJECT_ROOT / "src" / "cspr_engine"
+# The workflow's name is also a link type and a referring agency: the declarations of those
+# vocabularies (and their labels) may spell it, nothing else.
+VOCABULARIES = frozenset(
+    {"ReferringAgency", "LinkType", "LINK_TYPES", "LINK_TYPE_LABELS", "LINK_TYPE_HINTS"}
+)
+
+
+def _vocabulary_nodes(tree: ast.AST) -> set[int]:
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        if any(isinstance(t, ast.Name) and t.id in VOCABULARIES for t in targets):
+            inside |= {id(n) for n in ast.walk(node)}
+    return inside
+
+
+def test_no_python_names_the_child_death_review_workflow_or_its_own_parts() -> None:
+    cdr = parse_definition(CDR_PATH.read_text(encoding="utf-8"), CDR_PATH)
+    cspr = parse_definition(REAL_TEXT, REAL)
+
+    def parts(d: Any) -> set[str]:
+        return set(d.states) | set(d.triggers) | set(d.clocks) | set(d.gates)
+
+    own = parts(cdr) - parts(cspr)
+    assert {"joint_agency_response", REFER, "cdop_notification", "cdop_sign_off"} <= own
+    files = sorted(SRC.rglob("*.py"))
+    assert len(files) > 100
+    word = re.compile(r"\b(" + "|".join(map(re.escape, sorted(own))) + r")\b")
+    # Comments and docstrings count too: the words are the workflow file's alone.
+    named = [(str(p), m.group(1)) for p in files for m in word.finditer(p.read_text("utf-8"))]
+    assert named == []
+    spelled = []
+    for p in files:
+        tree = ast.parse(p.read_text("utf-8"))
+        allowed = _vocabulary_nodes(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if cdr.name in node.value and id(node) not in allowed:
+                    spelled.append((str(p), node.lineno))
+            elif isinstance(node, ast.Name | ast.FunctionDef | ast.ClassDef | ast.arg):
+                ident = getattr(node, "id", None) or getattr(node, "name", None) or node.arg
+                if cdr.name in str(ident):
+                    spelled.append((str(p), node.lineno))
+            elif isinstance(node, ast.Attribute) and cdr.name in node.attr:
+                spelled.append((str(p), node.lineno))
+    assert spelled == []

@@ -38,6 +38,9 @@ CREATE = "create"
 # to (an information request's agency, an improvement action's owner).
 OWNER = "owner"
 EXTERNAL = "external"
+# Where a trigger that opens a linked case records the new case's reference (its `recorded`
+# data and the transition's audit event), beside the trigger's own fields.
+OPENED_CASE = "opened_case"
 DEFAULT_MAX_LENGTH = {"string": 500, "text": 20_000, "url": 2_000}
 
 
@@ -148,18 +151,33 @@ class TriggerClocks(_Model):
     cancel: Literal["all"] | tuple[Name, ...] = ()
 
 
+class OpensDef(_Model):
+    """A trigger that also opens a case of another workflow, in the same partnership, linked
+    to this one (e.g. a child death where abuse is suspected opens a serious incident
+    referral). The new case copies this case's incident, child and partner reference; `fields`
+    maps what it takes from the trigger's data: a create field (`became_aware_on`,
+    `incident.abuse_or_neglect`, ...) to the trigger field that carries it. Firing the trigger
+    is what authorises the opening: the workflow file grants it with the trigger's roles."""
+
+    workflow: Name
+    link: Name  # the type of the link from this case to the new one
+    referring_agency: Name
+    fields: dict[str, Name] = Field(default_factory=dict)
+
+
 class TriggerDef(_Model):
     name: Name
     label: str
     description: str | None = None
     source: tuple[Name, ...] = Field(alias="from", min_length=1)
-    to: Name | None = None  # None with no branches: stay in the same state
+    to: Name | None = None  # None with no branches: stay in the state it is fired from
     branches: tuple[Branch, ...] = ()
     roles: tuple[str, ...] = Field(min_length=1)
     fields: dict[Name, FieldDef] = Field(default_factory=dict)
     guards: tuple[GuardUse, ...] = ()
     clocks: TriggerClocks = Field(default_factory=TriggerClocks)
     basis: str | None = None
+    opens: OpensDef | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -271,6 +289,9 @@ class Rung(_Model):
     offset_working_days: int = Field(ge=-30, le=60)
     to: tuple[str, ...] = Field(min_length=1)
     event: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")
+    # `[offset_working_days]`: a partnership may move this rung (configuration/), on the same
+    # side of the due date.
+    configurable: tuple[Literal["offset_working_days"], ...] = ()
 
 
 class ClockDef(_Model):
@@ -286,7 +307,9 @@ class ClockDef(_Model):
     start: tuple[ClockEvent, ...] = ()
     start_options: dict[Name, tuple[ClockEvent, ...]] = Field(default_factory=dict)
     start_default: Name | None = None
-    configurable: tuple[str, ...] = ()
+    # What a partnership may choose (configuration/): `start` among start_options, `due` the
+    # number in the due rule (working days, months or years).
+    configurable: tuple[Literal["start", "due"], ...] = ()
     extendable_by: tuple[str, ...] = ("panel_chair",)
     # A minimum period (e.g. keep a report published for a year): reaching the due date meets
     # the clock; nothing escalates.
@@ -301,6 +324,9 @@ class ClockDef(_Model):
 
 class CreateDef(_Model):
     roles: tuple[str, ...] = Field(min_length=1)
+    # The referral values this workflow accepts, by dotted path (`incident.outcome: [death]`):
+    # a referral with another value is refused, naming the field.
+    requires: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @property
     def role_refs(self) -> tuple[RoleRef, ...]:
@@ -469,10 +495,16 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def load_yaml(text: str) -> Any:
+    """YAML as the workflow files are read: safe, a key written twice refused (yaml.YAMLError),
+    dates left as text for pydantic."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def parse_definition(text: str, path: Path | str = "<string>") -> WorkflowDefinition:
     """Parse and check one workflow file; raise WorkflowFileError naming the fault."""
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         fault = str(exc).replace("\n", " ")
         if "duplicate key" in fault:
@@ -511,6 +543,7 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
                 faults.append(f"unknown agency {ref.agency!r} in {where}")
 
     check_roles("create", d.create.role_refs)
+    faults.extend(_requires_faults(d))
     for t in d.triggers.values():
         where = f"trigger {t.name}"
         for s in t.source:
@@ -519,8 +552,8 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
         for dest in t.destinations:
             if dest is not None and dest not in states:
                 faults.append(f"unknown state {dest!r} in {where} (to)")
-        if t.to is None and not t.branches and len(t.source) != 1:
-            faults.append(f"{where} stays in its state, so it must have exactly one `from`")
+        if t.opens is not None:
+            faults.extend(_opens_faults(t, where))
         check_roles(where, t.role_refs)
         for g in t.guards:
             if g.name not in GUARDS:
@@ -594,16 +627,144 @@ def semantic_faults(d: WorkflowDefinition) -> list[str]:
         for t_name in c.cancel_on:
             if t_name not in d.triggers:
                 faults.append(f"clock {c.key} refers to unknown trigger {t_name!r}")
+        if "start" in c.configurable and not c.start_options:
+            faults.append(f"clock {c.key} is configurable by start but has no start_options")
+        if "due" in c.configurable and c.due.field is not None:
+            faults.append(f"clock {c.key}: a due date carried by a record is not configurable")
         # Only a clock of a record (started by `external`) has an owner agency to address.
         of_record = any(ev.trigger == EXTERNAL for ev in c.start)
         for rung in c.escalation or ():
             refs = tuple(map(RoleRef.parse, rung.to))
             check_roles(f"clock {c.key} rung {rung.name}", refs, owner=of_record)
+            if rung.configurable:
+                faults.append(
+                    f"clock {c.key} rung {rung.name}: only the default ladder's rungs are "
+                    "configurable"
+                )
     for rung in d.escalation:
         check_roles(f"escalation rung {rung.name}", tuple(map(RoleRef.parse, rung.to)))
+        if rung.configurable and rung.offset_working_days == 0:
+            # The rung at the due instant is the breach itself; it does not move.
+            faults.append(f"escalation rung {rung.name} at the due date is not configurable")
     if faults:
         return faults
     return _reachability_faults(d)
+
+
+def _requires_faults(d: WorkflowDefinition) -> list[str]:
+    """`create.requires` names referral values that exist (cases.schemas.REQUIRABLE)."""
+    from cspr_engine.cases.schemas import REQUIRABLE
+
+    faults = []
+    for key, values in d.create.requires.items():
+        known = REQUIRABLE.get(key)
+        if known is None:
+            faults.append(
+                f"create requires unknown field {key!r} (known: {', '.join(sorted(REQUIRABLE))})"
+            )
+            continue
+        if not values:
+            faults.append(f"create requires {key} to be one of no values")
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            faults.append(f"create requires {key} in {unknown}, not among its values {list(known)}")
+    return faults
+
+
+def _opens_faults(t: TriggerDef, where: str) -> list[str]:
+    """What a trigger's `opens` can be checked against in its own file: the link type, the
+    referring agency and the fields it maps (cases.schemas.OPENS_FIELDS). The workflow it
+    opens is checked with the whole directory (load_definitions)."""
+    from cspr_engine.cases.schemas import OPENS_FIELDS, REFERRING_AGENCIES
+    from cspr_engine.links.schemas import EXTERNAL_ONLY, LINK_TYPES
+
+    opens = t.opens
+    assert opens is not None
+    faults = []
+    if opens.link not in LINK_TYPES or opens.link in EXTERNAL_ONLY:
+        known = [k for k in LINK_TYPES if k not in EXTERNAL_ONLY]
+        faults.append(f"{where} opens a case linked as {opens.link!r}, not one of {known}")
+    if opens.referring_agency not in REFERRING_AGENCIES:
+        faults.append(f"{where} opens a case referred by unknown agency {opens.referring_agency!r}")
+    if OPENED_CASE in t.fields:
+        faults.append(f"{where} declares {OPENED_CASE!r}, where it records the case it opens")
+    if "became_aware_on" not in opens.fields:
+        faults.append(
+            f"{where} opens a case without fields.became_aware_on (its clocks count from it)"
+        )
+    for target, source in opens.fields.items():
+        allowed = OPENS_FIELDS.get(target)
+        if allowed is None:
+            faults.append(
+                f"{where} opens a case with unknown field {target!r} "
+                f"(known: {', '.join(sorted(OPENS_FIELDS))})"
+            )
+            continue
+        types, values = allowed
+        fd = t.fields.get(source)
+        if fd is None:
+            faults.append(f"{where} opens a case with {target} from unknown field {source!r}")
+            continue
+        if fd.type not in types:
+            faults.append(
+                f"{where} opens a case with {target} from {source}, a {fd.type} field "
+                f"(needs {' or '.join(sorted(types))})"
+            )
+        elif values is not None and not set(fd.values or ()) <= set(values):
+            extra = sorted(set(fd.values or ()) - set(values))
+            faults.append(f"{where}: {source} has values {extra} that {target} does not take")
+        if target == "became_aware_on" and not fd.required:
+            faults.append(f"{where} opens a case with became_aware_on from {source}: required")
+    return faults
+
+
+def opens_faults_across(
+    found: dict[tuple[str, int], WorkflowDefinition],
+) -> list[tuple[str, str]]:
+    """What a trigger's `opens` needs of the workflow it opens (its latest version, as a new
+    case would be): the workflow exists, and whatever that workflow's `create.requires` asks
+    of the new case holds of every case this trigger can open (a mapped field only has
+    accepted values and is required; a copied value is one this workflow requires too).
+    Each fault comes with the file it is in."""
+    latest: dict[str, WorkflowDefinition] = {}
+    for (name, _version), d in sorted(found.items()):
+        latest[name] = d  # the versions of a name in order: the last one stays
+    faults: list[tuple[str, str]] = []
+    for d in found.values():
+        for t in d.triggers.values():
+            if t.opens is None:
+                continue
+            where = f"trigger {t.name}"
+            target = latest.get(t.opens.workflow)
+            if target is None:
+                fault = f"{where} opens unknown workflow {t.opens.workflow!r}"
+                faults.append((d.source_path, fault))
+                continue
+            for key, accepted in target.create.requires.items():
+                source = t.opens.fields.get(key)
+                if source is not None:
+                    fd = t.fields[source]
+                    if fd.required and set(fd.values or ()) <= set(accepted):
+                        continue
+                    faults.append(
+                        (
+                            d.source_path,
+                            f"{where}: {target.name} requires {key} in {list(accepted)}; "
+                            f"{source} must be required with values among those",
+                        )
+                    )
+                elif not (
+                    key in d.create.requires and set(d.create.requires[key]) <= set(accepted)
+                ):
+                    faults.append(
+                        (
+                            d.source_path,
+                            f"{where}: {target.name} requires {key} in {list(accepted)}, and a "
+                            f"value copied from a {d.name} case may not be one: map it in "
+                            "opens.fields",
+                        )
+                    )
+    return faults
 
 
 def _guard_param_faults(d: WorkflowDefinition, t: TriggerDef, g: GuardUse, where: str) -> list[str]:
@@ -683,4 +844,6 @@ def load_definitions(directory: Path) -> dict[tuple[str, int], WorkflowDefinitio
                 f"{found[key].source_path}",
             )
         found[key] = definition
+    for source, fault in opens_faults_across(found):
+        raise WorkflowFileError(source, fault)
     return found
