@@ -12,6 +12,7 @@ from cspr_engine.alerts.models import (
 from cspr_engine.approvals.models import ApprovalVote
 from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases.models import Case, CaseReferenceCounter
+from cspr_engine.configuration.models import WorkflowConfiguration
 from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
 from cspr_engine.documents.models import Document
 from cspr_engine.feeds.models import CalendarFeed  # issue #7: calendar feeds
@@ -47,5 +48,6 @@ __all__ = [
     "User",
     "WebSession",
     "WebhookSubscription",
+    "WorkflowConfiguration",
     "metadata",
 ]

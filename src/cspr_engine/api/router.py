@@ -10,6 +10,7 @@ from cspr_engine.accounts.router import router as accounts_router
 from cspr_engine.actions.router import router as actions_router
 from cspr_engine.alerts.router import router as alerts_router
 from cspr_engine.cases.router import router as cases_router
+from cspr_engine.configuration.router import router as configuration_router
 from cspr_engine.deadlines.router import router as deadlines_router
 from cspr_engine.documents.router import router as documents_router
 from cspr_engine.errors import (
@@ -40,6 +41,7 @@ api_router.include_router(links_router)
 api_router.include_router(documents_router)
 api_router.include_router(alerts_router)
 api_router.include_router(accounts_router)
+api_router.include_router(configuration_router)
 api_router.include_router(access_router)
 api_router.include_router(exports_router)  # issue #7: submission pack, record export
 api_router.include_router(calendar_feeds_router)  # issue #7: calendar feeds

@@ -36,6 +36,9 @@ class Case(SQLModel, table=True):
     # Bumped by every change; the ETag, and the sequence number of the change's audit event.
     version: int = 1
     state_entered_version: int = 1
+    # The partnership's configuration version in force when the case was opened: its clocks
+    # count by it for the rest of the case's life (configuration/). None: no configuration.
+    config_version: int | None = None
     partner_reference: str | None = Field(default=None, max_length=100)
     referring_agency: str = Field(max_length=32)
     became_aware_on: date

@@ -49,6 +49,9 @@ class Deadline(SQLModel, table=True):
     rungs_fired: int = 0
     next_rung_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     calendar_version: str = Field(max_length=100)
+    # The partnership configuration version its start, due rule and ladder came from (the
+    # case's, configuration/); None: the workflow's and the service's defaults.
+    config_version: int | None = None
     # A clock of one record of the case rather than of the case itself (an information
     # request, an improvement action): which record, and the agency it is addressed to (its
     # alerts go to that agency's DSP).

@@ -43,6 +43,12 @@ class DeadlineRead(BaseModel):
     cancelled_at: datetime | None
     next_alert_at: datetime | None
     calendar_version: str
+    config_version: int | None = Field(
+        default=None,
+        description="The partnership configuration version its start, due rule and escalation "
+        "came from (GET /api/v1/partnerships/{code}/workflows/{workflow}/configuration/versions); "
+        "null: the workflow's defaults.",
+    )
     subject_type: str | None = Field(
         default=None, description="A clock of one record: information_request or action."
     )

@@ -21,7 +21,8 @@ from cspr_engine.alerts import service as alert_service
 from cspr_engine.audit import service as audit_service
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.models import Case
-from cspr_engine.config import get_settings
+from cspr_engine.configuration import service as configuration_service
+from cspr_engine.configuration.service import DEFAULTS, Rules
 from cspr_engine.deadlines.calendar import WorkingCalendar, add_months, get_calendar
 from cspr_engine.deadlines.exceptions import (
     ClockNotFound,
@@ -76,8 +77,12 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
 
 
-def compute_due(clock: ClockDef, start: date, calendar: WorkingCalendar) -> date:
-    rule = clock.due
+def compute_due(
+    clock: ClockDef, start: date, calendar: WorkingCalendar, rules: Rules = DEFAULTS
+) -> date:
+    """The due date of a clock started on `start`, by the rule `rules` give it (a
+    partnership's configured number of working days or months, else the workflow's)."""
+    rule = rules.due(clock)
     if rule.working_days is not None:
         return calendar.add_working_days(start, rule.working_days)
     if rule.working_days_before is not None:
@@ -89,10 +94,24 @@ def compute_due(clock: ClockDef, start: date, calendar: WorkingCalendar) -> date
     raise ValueError(f"clock {clock.key}: its due date comes with the record that starts it")
 
 
-def ladder(definition: WorkflowDefinition, clock: ClockDef) -> tuple[Rung, ...]:
-    if clock.met_at_due:
-        return ()
-    return clock.escalation if clock.escalation is not None else definition.escalation
+def ladder(
+    definition: WorkflowDefinition, clock: ClockDef, rules: Rules = DEFAULTS
+) -> tuple[Rung, ...]:
+    return rules.ladder(definition, clock)
+
+
+def rules_for(session: Session, case: Case) -> Rules:
+    """The clock rules `case` counts by: its partnership's configuration as it stood when the
+    case was opened (configuration/)."""
+    return configuration_service.rules(
+        session, case.partnership_id, case.workflow, case.config_version
+    )
+
+
+def _rules_of(session: Session, deadline: Deadline, definition: WorkflowDefinition) -> Rules:
+    return configuration_service.rules(
+        session, deadline.partnership_id, definition.name, deadline.config_version
+    )
 
 
 def rung_instant(rung: Rung, due_on: date, calendar: WorkingCalendar) -> datetime:
@@ -107,33 +126,50 @@ def rung_instant(rung: Rung, due_on: date, calendar: WorkingCalendar) -> datetim
 
 
 def _schedule(
-    deadline: Deadline, definition: WorkflowDefinition, clock: ClockDef, calendar: WorkingCalendar
+    deadline: Deadline,
+    definition: WorkflowDefinition,
+    clock: ClockDef,
+    calendar: WorkingCalendar,
+    rules: Rules = DEFAULTS,
 ) -> None:
     """Set when the sweep should next look at the clock (None once nothing more can fire)."""
-    if deadline.status not in OPEN:
-        deadline.next_rung_at = None
-        return
-    if clock.met_at_due:
-        deadline.next_rung_at = deadline.due_at
-        return
-    rungs = ladder(definition, clock)
-    deadline.next_rung_at = (
-        rung_instant(rungs[deadline.rungs_fired], deadline.due_on, calendar)
-        if deadline.rungs_fired < len(rungs)
-        else None
+    deadline.next_rung_at = next_alert_at(
+        status=deadline.status,
+        due_on=deadline.due_on,
+        rungs_fired=deadline.rungs_fired,
+        definition=definition,
+        clock=clock,
+        calendar=calendar,
+        rules=rules,
     )
 
 
-def start_option(clock: ClockDef) -> str | None:
-    if not clock.start_options:
+def next_alert_at(
+    *,
+    status: str,
+    due_on: date,
+    rungs_fired: int,
+    definition: WorkflowDefinition,
+    clock: ClockDef,
+    calendar: WorkingCalendar,
+    rules: Rules = DEFAULTS,
+) -> datetime | None:
+    """When the sweep should next look at a clock in this state (None once nothing more can
+    fire): its next rung, or the due instant of a minimum period."""
+    if status not in OPEN:
         return None
-    # Checked at start-up (workflow.service.check_clock_start_options): a configured option
-    # is one the clock offers.
-    return get_settings().clock_start_options.get(clock.key, clock.start_default)
+    if clock.met_at_due:
+        return end_of_day(due_on)
+    rungs = ladder(definition, clock, rules)
+    return rung_instant(rungs[rungs_fired], due_on, calendar) if rungs_fired < len(rungs) else None
 
 
-def start_events(clock: ClockDef) -> tuple[ClockEvent, ...]:
-    option = start_option(clock)
+def start_option(clock: ClockDef, rules: Rules = DEFAULTS) -> str | None:
+    return rules.start_option(clock)
+
+
+def start_events(clock: ClockDef, rules: Rules = DEFAULTS) -> tuple[ClockEvent, ...]:
+    option = start_option(clock, rules)
     return clock.start_options[option] if option is not None else clock.start
 
 
@@ -173,7 +209,8 @@ def start(
     superseded = open_instance(session, case, clock.key)
     if superseded is not None:
         _close(superseded, "cancelled", now)
-    due_on = compute_due(clock, starts_on, calendar)
+    rules = rules_for(session, case)
+    due_on = compute_due(clock, starts_on, calendar, rules)
     due_at = end_of_day(due_on)
     deadline = Deadline(
         case_id=case.id,
@@ -182,12 +219,13 @@ def start(
         sequence=_next_sequence(session, case, clock.key),
         kind=clock.kind,
         status="pending",
-        start_option=start_option(clock),
+        start_option=start_option(clock, rules),
         starts_on=starts_on,
-        anchor_on=starts_on if clock.due.working_days_before is not None else None,
+        anchor_on=starts_on if rules.due(clock).working_days_before is not None else None,
         due_on=due_on,
         due_at=due_at,
         calendar_version=calendar.version,
+        config_version=case.config_version,
         created_at=now,
         updated_at=now,
     )
@@ -196,7 +234,7 @@ def start(
         # latest rung already due.
         deadline.status = "breached"
         deadline.breached_at = due_at
-    _schedule(deadline, definition, clock, calendar)
+    _schedule(deadline, definition, clock, calendar, rules)
     session.add(deadline)
     session.flush()
     return deadline
@@ -246,6 +284,7 @@ def on_event(
     (the trigger cancels all, names the clock, or the case reached a final state), extensions,
     then starts. `calendar`: the current calendar, if the caller read it in this transaction."""
     calendar = current_calendar(session) if calendar is None else calendar
+    rules = rules_for(session, case)
     today = london_date(now)
     final = definition.states[case.state].final
     for clock in definition.clocks.values():
@@ -306,7 +345,7 @@ def on_event(
                     now=now,
                     calendar=calendar,
                 )
-        for event in start_events(clock):
+        for event in start_events(clock, rules):
             if not event.matches(trigger, values):
                 continue
             starts_on = _event_date(event, values, today, gate_agreed_on)
@@ -380,13 +419,14 @@ def start_for_subject(
         subject_type=subject_type,
         subject_id=subject_id,
         subject_agency=agency,
+        config_version=case.config_version,
         created_at=now,
         updated_at=now,
     )
     if now > due_at:
         deadline.status = "breached"
         deadline.breached_at = due_at
-    _schedule(deadline, definition, clock, calendar)
+    _schedule(deadline, definition, clock, calendar, rules_for(session, case))
     session.add(deadline)
     session.flush()
     return deadline
@@ -450,6 +490,11 @@ def move_for_subject(
 def on_created(
     session: Session, *, case: Case, definition: WorkflowDefinition, now: datetime
 ) -> None:
+    """Start the new case's clocks, binding it to its partnership's configuration as it
+    stands now: its clocks count by that version for the rest of the case's life."""
+    case.config_version = configuration_service.current_version(
+        session, case.partnership_id, case.workflow
+    )
     on_event(
         session,
         case=case,
@@ -499,7 +544,7 @@ def _extend(
         # Extended to a date that has passed too: breached, as of the new due instant.
         deadline.status = "breached"
         deadline.breached_at = deadline.due_at
-    _schedule(deadline, definition, clock, calendar)
+    _schedule(deadline, definition, clock, calendar, _rules_of(session, deadline, definition))
     return extension
 
 
@@ -610,7 +655,9 @@ def add_holiday(
             continue
         definition = workflow_service.definition_for(case)
         clock = definition.clocks[deadline.key]
-        if clock.due.working_days is None and clock.due.working_days_before is None:
+        rules = _rules_of(session, deadline, definition)
+        due_rule = rules.due(clock)
+        if due_rule.working_days is None and due_rule.working_days_before is None:
             continue
         extended = select(DeadlineExtension.id).where(
             col(DeadlineExtension.deadline_id) == deadline.id
@@ -619,7 +666,7 @@ def add_holiday(
             # Its due date was agreed as a date (with a reason), not counted: it stands.
             continue
         previous = deadline.due_on
-        deadline.due_on = compute_due(clock, deadline.anchor_on or deadline.starts_on, after)
+        deadline.due_on = compute_due(clock, deadline.anchor_on or deadline.starts_on, after, rules)
         if deadline.due_on == previous:
             continue
         deadline.due_at = end_of_day(deadline.due_on)
@@ -628,7 +675,7 @@ def add_holiday(
         deadline.updated_at = now
         if deadline.status == "breached" and deadline.due_at > now:
             deadline.status, deadline.breached_at = "pending", None
-        _schedule(deadline, definition, clock, after)
+        _schedule(deadline, definition, clock, after, rules)
         case_repository.claim_next_version(session, case, None)
         case.updated_at = now
         audit_service.record(
@@ -756,6 +803,7 @@ def _present(
                 cancelled_at=d.cancelled_at,
                 next_alert_at=d.next_rung_at,
                 calendar_version=d.calendar_version,
+                config_version=d.config_version,
                 subject_type=d.subject_type,
                 subject_id=d.subject_id,
                 subject_agency=d.subject_agency,
@@ -846,14 +894,15 @@ def _fire_latest_rung(
     now: datetime,
     calendar: WorkingCalendar,
 ) -> int:
-    rungs = ladder(definition, clock)
+    rules = _rules_of(session, deadline, definition)
+    rungs = ladder(definition, clock, rules)
     due = [
         i
         for i in range(deadline.rungs_fired, len(rungs))
         if rung_instant(rungs[i], deadline.due_on, calendar) <= now
     ]
     if not due:
-        _schedule(deadline, definition, clock, calendar)
+        _schedule(deadline, definition, clock, calendar, rules)
         return 0
     index = due[-1]
     rung = rungs[index]
@@ -861,7 +910,7 @@ def _fire_latest_rung(
     if rung.offset_working_days >= 0 and deadline.status == "pending":
         deadline.status = "breached"
         deadline.breached_at = deadline.due_at
-    _schedule(deadline, definition, clock, calendar)
+    _schedule(deadline, definition, clock, calendar, rules)
     created = alert_service.enqueue(
         session,
         type=rung.event,
