@@ -427,3 +427,26 @@ def test_accept_chooses_csv_only_when_preferred(
     assert response.status_code == 200, response.text
     kind = response.headers["content-type"]
     assert kind == ("text/csv; charset=utf-8" if csv_wanted else "application/json"), accept
+
+
+def test_a_child_death_notified_for_review_is_no_serious_incident_referral(
+    api: Api, cases: Driver
+) -> None:
+    """A child death review case (a workflow that never notifies the Panel) in the period is
+    not counted among the referrals; its local clocks are no statutory figures."""
+    death = api.client.post(
+        "/api/v1/cases",
+        json={
+            "workflow": "child_death_review",
+            "became_aware_on": "2026-06-15",
+            "referring_agency": "health",
+            "incident": {
+                "occurred_on": "2026-06-14",
+                "outcome": "death",
+                "abuse_or_neglect": "not_suspected",
+            },
+        },
+        headers=api.headers("business"),
+    )
+    assert death.status_code == 201, death.text
+    assert get(api)["figures"] == FY_2026

@@ -364,7 +364,16 @@ class TestDashboard:
         self,
     ) -> None:
         states = dict(casepages.state_options())
-        assert list(states) == list(workflow_service.latest("cspr").states)
+        # The default workflow's states first, in its order; then the other workflows' own.
+        cspr = list(workflow_service.latest("cspr").states)
+        assert list(states)[: len(cspr)] == cspr
+        others = {
+            name
+            for d in workflow_service.get_definitions().values()
+            for name in d.states
+            if name not in cspr
+        }
+        assert set(list(states)[len(cspr) :]) == others
         assert states["dsp_decision"] == "DSP joint decision"
         agencies = dict(casepages.agency_options())
         assert agencies["local_authority"] == "Local authority"
@@ -480,3 +489,254 @@ class TestCasePage:
         )
         chair = {v.gate.gate: v for v in self.page(db, directory, case["id"]).votes}
         assert chair["dsp_joint_decision"].party is None
+
+
+# -- another workflow: a child death review case, and the choice of workflow on a new referral --
+
+CDR = "child_death_review"
+REFER = "refer_for_safeguarding_review"
+
+
+def cdr_case(api: Api, who: str = "business", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "workflow": CDR,
+        "became_aware_on": "2026-06-15",
+        "referring_agency": "health",
+        "incident": {"occurred_on": "2026-06-14", "outcome": "death"},
+        **overrides,
+    }
+    body["incident"].setdefault("abuse_or_neglect", "not_suspected")
+    response = api.client.post("/api/v1/cases", json=body, headers=api.headers(who))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+class TestChildDeathReviewCasePage:
+    def page(self, db: Session, directory: Directory, key: str, who: str = "business") -> Any:
+        db.rollback()
+        me = actor(db, directory, who)
+        case = case_repository.get_visible(db, me, key)
+        assert case is not None
+        return casepages.case_page(db, case, me, NOW)
+
+    def test_its_steps_actions_and_clocks_are_its_own_workflows(
+        self, api: Api, directory: Directory, db: Session
+    ) -> None:
+        case = cdr_case(api)
+        page = self.page(db, directory, case["id"])
+        definition = workflow_service.latest(CDR)
+        assert [s.name for s in page.steps] == list(definition.states)
+        assert page.steps[0].status == "current"
+        assert [(c.deadline.key, c.statutory) for c in page.clocks] == [
+            ("cdop_notification", False)
+        ]
+        assert [a.trigger for a in page.actions] == [
+            "record_cdop_notification",
+            "start_joint_agency_response",
+            "refer_to_review_meeting",
+            "withdraw",
+            REFER,
+        ]
+        jar = next(a for a in page.actions if a.trigger == "start_joint_agency_response")
+        criterion = jar.form.by_name()["jar_criterion"]
+        assert criterion.kind == "radios"
+        assert len(criterion.options) == 5
+        # A read-only role reads it and is offered nothing to do.
+        assert self.page(db, directory, case["id"], "scrutineer").actions == []
+
+    def test_the_referral_shows_the_opened_case_on_both_timelines(
+        self, api: Api, directory: Directory, db: Session
+    ) -> None:
+        case = cdr_case(api)
+        data = {
+            "abuse_or_neglect": "suspected",
+            "became_aware_on": "2026-06-16",
+            "concerns": "Bruising noted at the hospital.",
+        }
+        opened = api.ok(case["id"], REFER, data)["recorded"][REFER]["opened_case"]
+        source = self.page(db, directory, case["id"])
+        assert source.entries[0].title == (
+            "Refer to the safeguarding partners (abuse or neglect known or suspected)"
+        )
+        assert ("Opened case", opened) in source.entries[0].data
+        new = self.page(db, directory, opened)
+        assert new.read.workflow == "cspr"
+        assert new.entries[-1].title == "Referral recorded"
+        assert new.entries[-1].data == [("Opened from", case["reference"])]
+
+
+# -- the new-referral form over HTTP ----------------------------------------------------------
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sign-in through the API, with argon2 at a test's cost (tests/accounts covers the real one).
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(
+        accounts_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    )
+
+
+@pytest.fixture
+def signed_in(app: Any, directory: Directory, cheap_hashing: None) -> Iterator[Any]:
+    """signed_in("business") -> (a client with its session cookie, its CSRF token)."""
+    from fastapi.testclient import TestClient
+
+    from tests.factories import set_password, sign_in
+
+    made: list[TestClient] = []
+
+    def make(who: str) -> tuple[TestClient, str]:
+        email = f"{who}@tw.example"
+        set_password(email)
+        client = TestClient(app, follow_redirects=False)
+        made.append(client)
+        response = sign_in(client, email)
+        assert response.status_code == 200, response.text
+        return client, str(response.json()["csrf_token"])
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def referral_fields(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "became_aware_on-day": "15",
+        "became_aware_on-month": "6",
+        "became_aware_on-year": "2026",
+        "referring_agency": "health",
+        "incident.outcome": "death",
+        "incident.abuse_or_neglect": "not_suspected",
+        "child.legal_status": "",
+    }
+    body.update(overrides)
+    return body
+
+
+def radios(html: str, name: str) -> list[str]:
+    import re
+
+    return re.findall(rf'name="{re.escape(name)}" type="radio" value="([^"]*)"', html)
+
+
+def cases_stored() -> list[tuple[str, str]]:
+    from sqlalchemy import text
+
+    with get_engine().connect() as conn:
+        rows = conn.execute(text("SELECT reference, workflow FROM cases ORDER BY reference"))
+        return [(r[0], r[1]) for r in rows]
+
+
+class TestNewReferralChoosesTheWorkflow:
+    def test_a_role_open_to_both_workflows_chooses_by_title(self, signed_in: Any) -> None:
+        client, _ = signed_in("business")
+        html = client.get("/ui/cases/new").text
+        assert radios(html, "workflow") == ["cspr", CDR]
+        for name in ("cspr", CDR):
+            assert workflow_service.latest(name).title in html
+        assert radios(html, "incident.abuse_or_neglect") == [
+            "known",
+            "suspected",
+            "not_suspected",
+        ]
+
+    def test_a_role_open_to_one_workflow_sees_the_form_as_before(self, signed_in: Any) -> None:
+        client, _ = signed_in("chair")
+        html = client.get("/ui/cases/new").text
+        assert radios(html, "workflow") == []
+        assert radios(html, "incident.outcome") == ["death", "serious_harm"]
+        assert radios(html, "incident.abuse_or_neglect") == ["known", "suspected"]
+        assert "The 5 working day clock to notify the Panel starts here" in html
+
+    def test_a_role_open_to_another_workflow_only_is_told_which(
+        self, signed_in: Any, api: Api
+    ) -> None:
+        # The local authority's DSP notifies deaths; it does not refer serious incidents.
+        client, csrf = signed_in("dsp_la")
+        html = client.get("/ui/cases/new").text
+        assert radios(html, "workflow") == []
+        title = workflow_service.latest(CDR).title
+        assert f"This records a case of: {title}." in html
+        assert radios(html, "incident.outcome") == ["death"]
+        assert "clocks count from this date" in html
+        response = client.post("/ui/cases/new", data={"csrf_token": csrf, **referral_fields()})
+        assert response.status_code == 303, response.text
+        assert api.get_case("TW-2026-0001")["workflow"] == CDR
+
+    def test_a_child_death_is_recorded_in_the_chosen_workflow(
+        self, signed_in: Any, api: Api
+    ) -> None:
+        client, csrf = signed_in("business")
+        response = client.post(
+            "/ui/cases/new", data={"csrf_token": csrf, "workflow": CDR, **referral_fields()}
+        )
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/ui/cases/TW-2026-0001"
+        case = api.get_case("TW-2026-0001")
+        assert (case["workflow"], case["state"]) == (CDR, "death_notified")
+        assert case["incident"]["abuse_or_neglect"] == "not_suspected"
+        assert [d["key"] for d in case["deadlines"]] == ["cdop_notification"]
+
+    @pytest.mark.parametrize("choice", [None, "", "no_such_workflow"])
+    def test_without_a_choice_nothing_is_recorded(self, signed_in: Any, choice: str | None) -> None:
+        client, csrf = signed_in("business")
+        data = {"csrf_token": csrf, **referral_fields(referring_agency="")}
+        if choice is not None:
+            data["workflow"] = choice
+        response = client.post("/ui/cases/new", data=data)
+        assert response.status_code == 422
+        # The choice first, and the other fields' errors with it.
+        assert 'href="#workflow">Select the kind of case</a>' in response.text
+        assert 'href="#referring-agency">Select the referring agency</a>' in response.text
+        assert cases_stored() == []
+
+    def test_a_workflow_that_does_not_take_the_incident_says_so_on_its_field(
+        self, signed_in: Any
+    ) -> None:
+        client, csrf = signed_in("business")
+        response = client.post(
+            "/ui/cases/new", data={"csrf_token": csrf, "workflow": "cspr", **referral_fields()}
+        )
+        assert response.status_code == 422
+        assert 'id="incident-abuse-or-neglect-error"' in response.text
+        assert "must be one of known, suspected for a cspr case" in response.text
+        # What was chosen and typed is kept.
+        assert 'value="cspr" checked' in response.text
+        assert cases_stored() == []
+
+    def test_the_referral_trigger_says_which_case_it_opened(self, signed_in: Any, api: Api) -> None:
+        case = cdr_case(api)
+        client, csrf = signed_in("business")
+        response = client.post(
+            f"/ui/cases/{case['reference']}/transitions/{REFER}",
+            data={
+                "csrf_token": csrf,
+                "version": str(case["version"]),
+                "abuse_or_neglect": "known",
+                "became_aware_on-day": "16",
+                "became_aware_on-month": "6",
+                "became_aware_on-year": "2026",
+                "concerns": "Disclosure by a sibling.",
+                "categories": ["neglect"],
+            },
+        )
+        assert response.status_code == 303, response.text
+        assert "Opened TW-2026-0002" in response.cookies["cspr_flash"].replace("%20", " ")
+        assert cases_stored() == [("TW-2026-0001", CDR), ("TW-2026-0002", "cspr")]
+        page = client.get(f"/ui/cases/{case['reference']}").text
+        assert "TW-2026-0002" in page
+
+
+def test_the_case_page_offers_the_submission_pack_only_where_there_is_a_rapid_review(
+    signed_in: Any, api: Api
+) -> None:
+    client, _csrf = signed_in("business")
+    death = cdr_case(api)
+    cspr = api.create_case(who="chair")
+    cdr_page = client.get(f"/ui/cases/{death['reference']}")
+    cspr_page = client.get(f"/ui/cases/{cspr['reference']}")
+    assert (cdr_page.status_code, cspr_page.status_code) == (200, 200)
+    assert "submission-pack" not in cdr_page.text
+    assert f"/ui/cases/{cspr['reference']}/submission-pack?format=docx" in cspr_page.text

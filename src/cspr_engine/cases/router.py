@@ -54,6 +54,7 @@ from cspr_engine.kit.pagination import (
     encode_cursor,
     encode_keyset,
 )
+from cspr_engine.links.exceptions import DuplicateLink
 from cspr_engine.workflow import service as workflow_service
 from cspr_engine.workflow.exceptions import (
     GuardRejected,
@@ -284,6 +285,7 @@ def list_transitions(case: CaseDep, actor: ActorDep) -> list[TriggerOption]:
         StaleVersion,
         PayloadTooLarge,
         UnknownTrigger,
+        DuplicateLink,
     ),
 )
 def fire_transition(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
@@ -39,6 +39,29 @@ IncidentCategory = Literal[
 LegalStatus = Literal[
     "none", "child_in_need", "cp_plan", "looked_after", "care_leaver", "not_known"
 ]
+IncidentOutcome = Literal["death", "serious_harm"]
+# `not_suspected`: a child death is reviewed whether or not anyone suspects abuse; a workflow
+# that needs abuse or neglect known or suspected says so (`create.requires`).
+AbuseOrNeglect = Literal["known", "suspected", "not_suspected"]
+
+REFERRING_AGENCIES: tuple[str, ...] = get_args(ReferringAgency)
+# The referral values a workflow's `create.requires` may restrict, by dotted path.
+REQUIRABLE: dict[str, tuple[str, ...]] = {
+    "incident.outcome": get_args(IncidentOutcome),
+    "incident.abuse_or_neglect": get_args(AbuseOrNeglect),
+}
+# In the creation audit event of a case a trigger opened: the reference of the case it came from.
+OPENED_FROM = "opened_from"
+# What a trigger's `opens` may set on the case it opens: the create field (dotted path), the
+# trigger field types that can carry it and, for coded fields, the values it takes.
+OPENS_FIELDS: dict[str, tuple[frozenset[str], tuple[str, ...] | None]] = {
+    "became_aware_on": (frozenset({"date"}), None),
+    "incident.occurred_on": (frozenset({"date"}), None),
+    "incident.outcome": (frozenset({"enum"}), get_args(IncidentOutcome)),
+    "incident.abuse_or_neglect": (frozenset({"enum"}), get_args(AbuseOrNeglect)),
+    "incident.categories": (frozenset({"list"}), get_args(IncidentCategory)),
+    "summary": (frozenset({"text", "string"}), None),
+}
 
 # Keys a partner might send by habit; refused by name so the reason is plain.
 IDENTIFYING_KEYS = frozenset(
@@ -73,8 +96,8 @@ def _refuse_identifiers(value: Any) -> Any:
 
 class Incident(StrictModel):
     occurred_on: IsoDate | None = None
-    outcome: Literal["death", "serious_harm"]
-    abuse_or_neglect: Literal["known", "suspected"]
+    outcome: IncidentOutcome
+    abuse_or_neglect: AbuseOrNeglect
     categories: list[IncidentCategory] = Field(default_factory=list, max_length=9)
 
 
@@ -92,7 +115,8 @@ class Child(StrictModel):
 
 
 class CaseCreate(StrictModel):
-    """A referral: a serious incident the local authority has become aware of."""
+    """A referral: an incident (a serious one, or a child's death) the partnership has become
+    aware of. Its workflow's `create.requires` says which incidents it takes."""
 
     workflow: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = (
         "cspr"

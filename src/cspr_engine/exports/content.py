@@ -38,6 +38,8 @@ SECTIONS = (
     "10. What is still to come",
 )
 
+# The trigger a workflow must have for its cases to have a pack (exports.service.has_pack).
+PACK_TRIGGER = "complete_rapid_review"
 # Triggers whose data the rapid review's own sections show (the latest of each); the others
 # are told in order, every time they were fired, in section 9.
 RAPID_REVIEW_TRIGGERS = frozenset(

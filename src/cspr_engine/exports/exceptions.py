@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cspr_engine.errors import CsprError, Forbidden
+from cspr_engine.errors import CsprError, Forbidden, NotFound
 
 
 class NotAcceptable(CsprError):
@@ -13,3 +13,7 @@ class NotAcceptable(CsprError):
 
 class ExportForbidden(Forbidden):
     slug, title = "export-forbidden", "Your role may not export the case's record"
+
+
+class NoSubmissionPack(NotFound):
+    slug, title = "no-submission-pack", "This case's workflow has no rapid review submission pack"

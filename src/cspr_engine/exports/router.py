@@ -15,7 +15,7 @@ from cspr_engine.cases.exceptions import CaseNotFound
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import error_responses
 from cspr_engine.exports import service as export_service
-from cspr_engine.exports.exceptions import ExportForbidden, NotAcceptable
+from cspr_engine.exports.exceptions import ExportForbidden, NoSubmissionPack, NotAcceptable
 from cspr_engine.exports.schemas import MEDIA_TYPES, CaseRecord, PackFormat
 from cspr_engine.kit.clock import ClockDep
 
@@ -93,7 +93,7 @@ PACK_CONTENT: dict[int | str, dict[str, Any]] = {
     description="The sections the Panel's rapid review template asks for, from the case's "
     "record at its present stage; a section with nothing recorded says so. Markdown unless "
     "`Accept` (or `?format=`) asks for Word. For anyone who reads the case.",
-    responses={**PACK_CONTENT, **error_responses(CaseNotFound, NotAcceptable)},
+    responses={**PACK_CONTENT, **error_responses(CaseNotFound, NotAcceptable, NoSubmissionPack)},
 )
 def submission_pack(
     case: CaseDep,

@@ -33,12 +33,13 @@ from cspr_engine.documents import repository as document_repository
 from cspr_engine.documents import service as document_service
 from cspr_engine.documents.models import Document
 from cspr_engine.exports import content, pack
-from cspr_engine.exports.exceptions import ExportForbidden
+from cspr_engine.exports.exceptions import ExportForbidden, NoSubmissionPack
 from cspr_engine.exports.schemas import MEDIA_TYPES, CaseRecord, Exporter, PackFormat
 from cspr_engine.information_requests import repository as request_repository
 from cspr_engine.information_requests import service as request_service
 from cspr_engine.links import service as link_service
 from cspr_engine.workflow import service as workflow_service
+from cspr_engine.workflow.definitions import WorkflowDefinition
 
 # Rows read per query while gathering everything of a case.
 BATCH = 500
@@ -96,9 +97,20 @@ def _access(session: Session, case: Case) -> list[AccessEventRead]:
 # -- the submission pack ---------------------------------------------------------------------
 
 
+def has_pack(definition: WorkflowDefinition) -> bool:
+    """A submission pack is the Panel's rapid review template: only a workflow with a rapid
+    review has one (not, say, a child death review)."""
+    return content.PACK_TRIGGER in definition.triggers
+
+
 def pack_of(session: Session, *, case: Case, actor: Actor, now: datetime) -> content.Pack:
     """The rapid review submission pack of `case` at its present stage, as `actor` reads it."""
     definition = workflow_service.definition_for(case)
+    if not has_pack(definition):
+        raise NoSubmissionPack(
+            f"A {definition.title} case has no rapid review, so no submission pack.",
+            workflow=case.workflow,
+        )
     requests = request_repository.for_case(session, case.id)
     return content.build(
         content.PackData(

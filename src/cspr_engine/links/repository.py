@@ -71,6 +71,15 @@ def active_external_link(
     ).first()
 
 
+def linked_cases(session: Session, case_id: uuid.UUID, link_type: str) -> list[Case]:
+    """The cases of this partnership linked to the case as `link_type` by an active link,
+    added on either of them, oldest link first."""
+    links = [link for link in links_touching(session, case_id) if link.type == link_type]
+    others = [link.target_case_id if link.case_id == case_id else link.case_id for link in links]
+    found = cases_by_id(session, [o for o in others if o is not None])
+    return [found[o] for o in others if o is not None and o in found]
+
+
 def cases_by_id(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Case]:
     wanted = sorted(set(ids))
     if not wanted:

@@ -29,6 +29,7 @@ class CaseKey:
     id: uuid.UUID
     reference: str
     became_aware_on: date
+    workflow: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,11 @@ def partnership_cases(session: Session, partnership_id: uuid.UUID) -> list[CaseK
     """Every case of the partnership (its own, never one shared with it): id, reference and
     the day the local authority became aware."""
     rows = session.exec(
-        select(col(Case.id), col(Case.reference), col(Case.became_aware_on)).where(
-            col(Case.partnership_id) == partnership_id
-        )
+        select(
+            col(Case.id), col(Case.reference), col(Case.became_aware_on), col(Case.workflow)
+        ).where(col(Case.partnership_id) == partnership_id)
     )
-    return [CaseKey(id=i, reference=r, became_aware_on=d) for i, r, d in rows]
+    return [CaseKey(id=i, reference=r, became_aware_on=d, workflow=w) for i, r, d, w in rows]
 
 
 def transitions(

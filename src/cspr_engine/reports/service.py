@@ -257,8 +257,15 @@ def _activity(
         for figure, (trigger, field) in EVENTS.items():
             if event.trigger == trigger and _event_day(event, field) in period:
                 counted[figure] += 1
+    # Referrals of serious incidents: cases of the workflows that notify the Panel, not (say)
+    # every child death notified for review.
+    notifying = {
+        d.name
+        for d in workflow_service.get_definitions().values()
+        if EVENTS["notifications"][0] in d.triggers
+    }
     return ActivityCounts(
-        referrals=sum(1 for c in cases if c.became_aware_on in period),
+        referrals=sum(1 for c in cases if c.became_aware_on in period and c.workflow in notifying),
         panel_outcomes=dict(outcomes),
         **{figure: counted[figure] for figure in EVENTS},
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, get_args
@@ -18,7 +18,13 @@ from cspr_engine.audit import repository as audit_repository
 from cspr_engine.audit.models import AuditEvent
 from cspr_engine.cases import repository as case_repository
 from cspr_engine.cases.models import Case
-from cspr_engine.cases.schemas import CaseRead, IncidentCategory, ReferringAgency
+from cspr_engine.cases.schemas import (
+    OPENED_FROM,
+    CaseCreate,
+    CaseRead,
+    IncidentCategory,
+    ReferringAgency,
+)
 from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.deadlines.schemas import DeadlineRead
 from cspr_engine.kit.clock import london_date
@@ -124,9 +130,19 @@ class DashboardFilters:
     closed: bool = False
 
 
+def _in_order() -> list[WorkflowDefinition]:
+    """Every loaded definition: the API's default workflow first, then the others by title;
+    the newest version of each first."""
+    default = CaseCreate.model_fields["workflow"].default
+    return sorted(
+        workflow_service.get_definitions().values(),
+        key=lambda d: (d.name != default, d.title, d.name, -d.version),
+    )
+
+
 def state_options() -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
-    for d in workflow_service.get_definitions().values():
+    for d in _in_order():
         for name, s in d.states.items():
             seen.setdefault(name, s.label)
     return list(seen.items())
@@ -352,6 +368,7 @@ def _shown_value(key: str, value: Any, coded: set[str], gates: dict[str, str]) -
 
 EVENT_TITLES = {
     "case.created": "Referral recorded",
+    "case.migrated": "Moved to a new version of the workflow",
     "deadline.extended": "Clock extended",
     "deadline.recomputed": "Clock recomputed for a new bank holiday",
     "approval.voted": "Decision recorded",
@@ -402,7 +419,9 @@ def timeline(
         title = trigger.label if trigger else EVENT_TITLES.get(e.kind, humanise(e.kind))
         labels = _labels_for(definition, e.trigger)
         coded = _coded_fields(definition, e.trigger)
-        shown = e.data if e.kind != "case.created" else {}
+        # A referral's own data is on the page already; a case another case's trigger opened
+        # says which.
+        shown = e.data if e.kind != "case.created" else _opened_from(e.data)
         who = names.get(e.actor_id, "The service") if e.actor_id else "The service"
         if e.actor_agency:
             who = f"{who} ({humanise(e.actor_agency)})"
@@ -422,6 +441,10 @@ def timeline(
             )
         )
     return entries, visited
+
+
+def _opened_from(data: dict[str, Any]) -> dict[str, Any]:
+    return {OPENED_FROM: data[OPENED_FROM]} if OPENED_FROM in data else {}
 
 
 def _state_label(definition: WorkflowDefinition, state: str | None) -> str | None:
@@ -563,18 +586,71 @@ LEGAL_STATUS_LABELS = {
 }
 
 
-def referral_form() -> Form:
-    """The new referral form: the API's CaseCreate, field for field (no identifying data)."""
+OUTCOME_LABELS = {"death": "The child died", "serious_harm": "Serious harm"}
+ABUSE_LABELS = {"known": "Known", "suspected": "Suspected", "not_suspected": "Not suspected"}
+
+
+def referral_workflows(actor: Actor) -> list[WorkflowDefinition]:
+    """The workflows `actor` may open a case of (the latest version of each, as a new case
+    takes): the API's default first, then the others by title."""
+    latest: dict[str, WorkflowDefinition] = {}
+    for d in _in_order():
+        latest.setdefault(d.name, d)
+    return [d for d in latest.values() if d.may_create(actor.roles, actor.agency)]
+
+
+def only_workflow(workflows: Sequence[WorkflowDefinition]) -> WorkflowDefinition | None:
+    """The one workflow the form records a case of, when it is not the API's default (the
+    page names it; the default's form reads as it always has)."""
+    default = CaseCreate.model_fields["workflow"].default
+    return workflows[0] if len(workflows) == 1 and workflows[0].name != default else None
+
+
+def _accepted(
+    workflows: Sequence[WorkflowDefinition], key: str, labels: dict[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The choices for a referral field that at least one of the workflows takes
+    (`create.requires`), in the API's order."""
+    if not workflows:
+        return tuple(labels.items())
+    taken = {v for d in workflows for v in d.create.requires.get(key, tuple(labels))}
+    return tuple((v, text) for v, text in labels.items() if v in taken)
+
+
+def referral_form(workflows: Sequence[WorkflowDefinition] = ()) -> Form:
+    """The new referral form: the API's CaseCreate, field for field (no identifying data).
+    With more than one workflow to choose from it asks which; its choices of outcome and of
+    abuse or neglect are those one of `workflows` takes."""
+    choose = len(workflows) > 1
+    # The Panel's 5 working days are the default workflow's clock; another workflow's differ.
+    default = CaseCreate.model_fields["workflow"].default
+    own_clocks = choose or any(d.name != default for d in workflows)
+    chooser = [
+        Field(
+            "workflow",
+            "workflow",
+            "What kind of case is this?",
+            "radios",
+            required=True,
+            noun="the kind of case",
+            options=tuple((d.name, d.title) for d in workflows),
+        )
+    ]
     return Form(
         [
+            *(chooser if choose else []),
             Field(
                 "became_aware_on",
                 "became-aware-on",
                 "When did the local authority become aware of the incident?",
                 "date",
                 required=True,
-                hint="The 5 working day clock to notify the Panel starts here. "
-                "For example, 27 3 2026",
+                hint=(
+                    "The case's clocks count from this date. For example, 27 3 2026"
+                    if own_clocks
+                    else "The 5 working day clock to notify the Panel starts here. "
+                    "For example, 27 3 2026"
+                ),
                 noun="the date the local authority became aware",
             ),
             Field(
@@ -602,7 +678,7 @@ def referral_form() -> Form:
                 "radios",
                 required=True,
                 noun="what happened to the child",
-                options=(("death", "The child died"), ("serious_harm", "Serious harm")),
+                options=_accepted(workflows, "incident.outcome", OUTCOME_LABELS),
             ),
             Field(
                 "incident.abuse_or_neglect",
@@ -611,7 +687,7 @@ def referral_form() -> Form:
                 "radios",
                 required=True,
                 noun="whether abuse or neglect is known or suspected",
-                options=(("known", "Known"), ("suspected", "Suspected")),
+                options=_accepted(workflows, "incident.abuse_or_neglect", ABUSE_LABELS),
             ),
             Field(
                 "incident.occurred_on",

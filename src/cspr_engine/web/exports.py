@@ -19,6 +19,7 @@ from cspr_engine.kit.clock import ClockDep
 from cspr_engine.web.auth import LoggedWebUserDep, WebUser
 from cspr_engine.web.router import NO_STORE, _case_or_404
 from cspr_engine.web.templating import templates
+from cspr_engine.workflow import service as workflow_service
 
 router = APIRouter(prefix="/ui/cases", include_in_schema=False)
 
@@ -35,7 +36,13 @@ def may_export_record(user: WebUser | None, case: CaseRead) -> bool:
     )
 
 
+def has_submission_pack(case: CaseRead) -> bool:
+    """Whether the case page offers the rapid review submission pack (its workflow has one)."""
+    return export_service.has_pack(workflow_service.get(case.workflow, case.workflow_version))
+
+
 templates.env.globals["may_export_record"] = may_export_record
+templates.env.globals["has_submission_pack"] = has_submission_pack
 
 
 # Named as the API's routes are, so the access log names the same actions.

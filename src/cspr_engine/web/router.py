@@ -44,6 +44,7 @@ from cspr_engine.web.auth import (
 )
 from cspr_engine.web.templating import templates
 from cspr_engine.workflow import service as workflow_service
+from cspr_engine.workflow.definitions import OPENED_CASE
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -240,10 +241,16 @@ def _may_refer(user: WebUser) -> bool:
 
 @router.get("/cases/new", name="ui_new_case")
 def new_case_page(request: Request, user: WebUserDep) -> HTMLResponse:
+    workflows = casepages.referral_workflows(user.actor)
     return render(
         request,
         "referral.html",
-        {"form": casepages.referral_form(), "comment": "", "may_refer": _may_refer(user)},
+        {
+            "form": casepages.referral_form(workflows),
+            "comment": "",
+            "may_refer": bool(workflows),
+            "only": casepages.only_workflow(workflows),
+        },
         user=user,
     )
 
@@ -253,21 +260,34 @@ async def create_case(
     request: Request, session: SessionDep, user: LoggedWebUserDep, clock: ClockDep
 ) -> Response:
     posted = await posted_form(request, user)
-    form = casepages.referral_form()
+    workflows = casepages.referral_workflows(user.actor)
+    form = casepages.referral_form(workflows)
     data = forms.read(form, posted)
-    if not form.errors:
+    unreadable = bool(form.errors)  # a value the browser sent that is not even of its type
+    chosen = True
+    if len(workflows) == 1:
+        data["workflow"] = workflows[0].name
+    elif len(workflows) > 1 and data.get("workflow") not in {d.name for d in workflows}:
+        # A choice, never the API's default: a case opened in the wrong workflow would run
+        # the wrong clocks. The other fields are still checked, so every error shows at once.
+        chosen = False
+        data.pop("workflow", None)
+        form.add_error("workflow", "Select the kind of case")
+        form.errors.insert(0, form.errors.pop())
+    if not unreadable:
         try:
             # Sent even when empty: its own fields' errors read better than "incident: required".
             payload = CaseCreate.model_validate({"incident": {}, **forms.unflatten(data)})
-            now = clock.now()
-            case = case_service.create_case(
-                session=session, payload=payload, actor=user.actor, now=now
-            )
-            access_service.note_case(request.scope, case.id)
-            session.commit()
-            return see_other(
-                f"/ui/cases/{case.reference}?" + urlencode({"done": "Referral recorded"})
-            )
+            if chosen:
+                now = clock.now()
+                case = case_service.create_case(
+                    session=session, payload=payload, actor=user.actor, now=now
+                )
+                access_service.note_case(request.scope, case.id)
+                session.commit()
+                return see_other(
+                    f"/ui/cases/{case.reference}?" + urlencode({"done": "Referral recorded"})
+                )
         except ValidationError as exc:
             session.rollback()
             form.add_api_errors(_referral_errors(pydantic_errors(exc.errors())))
@@ -277,7 +297,7 @@ async def create_case(
     return render(
         request,
         "referral.html",
-        {"form": form, "may_refer": _may_refer(user)},
+        {"form": form, "may_refer": bool(workflows), "only": casepages.only_workflow(workflows)},
         user=user,
         status_code=422,
     )
@@ -390,9 +410,11 @@ async def fire(
                 )
                 session.commit()
                 label = t.label if t is not None else trigger
-                return see_other(
-                    f"/ui/cases/{case.reference}?" + urlencode({"done": f"Done: {label}"})
-                )
+                done = f"Done: {label}"
+                if t is not None and t.opens is not None:
+                    # The trigger opened a linked case: say which, the link shows below.
+                    done += f". Opened {case.recorded[trigger][OPENED_CASE]}"
+                return see_other(f"/ui/cases/{case.reference}?" + urlencode({"done": done}))
             except InvalidData as exc:
                 session.rollback()
                 form.add_api_errors(exc.errors, strip="data.")

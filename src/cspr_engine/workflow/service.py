@@ -24,7 +24,11 @@ from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.information_requests import repository as request_repository
 from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import engine
-from cspr_engine.workflow.definitions import WorkflowDefinition, load_definitions
+from cspr_engine.workflow.definitions import (
+    OPENED_CASE,
+    WorkflowDefinition,
+    load_definitions,
+)
 from cspr_engine.workflow.exceptions import WorkflowNotFound
 from cspr_engine.workflow.registry import GUARD_FACTS, GuardContext
 
@@ -162,6 +166,17 @@ def fire(
         actor=actor,
         calendar=calendar,
     )
+    recorded_data = outcome.data
+    if t.opens is not None:
+        # The trigger also opens a linked case (same transaction); its reference goes into
+        # what the trigger recorded, so this case's audit chain names it.
+        from cspr_engine.cases import service as case_service
+
+        opened = case_service.open_linked_case(
+            session, source=case, trigger=t, values=outcome.values, actor=actor, now=now
+        )
+        recorded_data = {**outcome.data, OPENED_CASE: opened.reference}
+        case.recorded = {**case.recorded, trigger: recorded_data}
     alert_service.enqueue(
         session,
         type="case.transitioned",
@@ -185,7 +200,7 @@ def fire(
         trigger=trigger,
         from_state=outcome.from_state,
         to_state=outcome.to_state,
-        data=outcome.data,
+        data=recorded_data,
         comment=comment,
         basis=definition.triggers[trigger].basis,
     )
