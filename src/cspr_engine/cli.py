@@ -392,6 +392,80 @@ def cmd_check_audit_heads(args: argparse.Namespace) -> int:
     return 1 if result.faults else 0
 
 
+def cmd_migrate_workflow(args: argparse.Namespace) -> int:
+    """Move the cases of a workflow version to the next, as a migration file maps them: a
+    dry-run report, then (with --apply) the same changes, one case per transaction."""
+    from sqlmodel import Session, col, select
+
+    from cspr_engine.accounts.models import Partnership
+    from cspr_engine.cases.exceptions import ConcurrentUpdate
+    from cspr_engine.db import get_engine, writer_bind
+    from cspr_engine.workflow import service as workflow_service
+    from cspr_engine.workflow import versioning
+    from cspr_engine.workflow.definitions import WorkflowFileError
+
+    try:
+        migration = versioning.load_migration(Path(args.file), workflow_service.get_definitions())
+    except (versioning.MigrationFileError, WorkflowFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # One instant for the report and for what is applied, so the two cannot differ by it.
+    now = _now()
+    with _session() as session:
+        partnership_id = None
+        if args.partnership:
+            partnership_id = session.exec(
+                select(Partnership.id).where(col(Partnership.code) == args.partnership.upper())
+            ).first()
+            if partnership_id is None:
+                print(f"error: no partnership {args.partnership}", file=sys.stderr)
+                return 2
+        try:
+            planned = versioning.plan(
+                session, migration=migration, now=now, partnership_id=partnership_id
+            )
+        except versioning.MigrationConflict as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    for line in versioning.describe(planned):
+        print(line)
+    if not args.apply:
+        print("dry run: nothing was changed; run again with --apply to make these changes")
+        return 0
+    migrated: list[str] = []
+    skipped: list[str] = []
+    failed: list[str] = []
+    for case in planned.cases:
+        with Session(writer_bind(get_engine())) as session:
+            try:
+                done = versioning.apply_case(
+                    session, migration=migration, case_id=case.case_id, now=now
+                )
+                session.commit()
+            except (ConcurrentUpdate, versioning.MigrationConflict) as exc:
+                session.rollback()
+                failed.append(case.reference)
+                print(f"{case.reference}: not migrated: {exc}")
+                continue
+        if done is None:
+            skipped.append(case.reference)
+            print(f"{case.reference}: no longer at v{migration.source.version}; skipped")
+            continue
+        migrated.append(case.reference)
+        version = done.version + 1
+        print(f"{case.reference}: migrated to v{migration.target.version} (case version {version})")
+        if done != case:
+            # Changed between the report and its turn: it was migrated as it then stood.
+            print("  it changed after the report above; what was done instead:")
+            for line in versioning.describe_case(done):
+                print(f"  {line}")
+    print(
+        f"applied: {len(migrated)} case(s) migrated, {len(skipped)} skipped, "
+        f"{len(failed)} not migrated" + (" (run the command again for those)" if failed else "")
+    )
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cspr-engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -463,6 +537,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     h.add_argument("path", help="a file written by `admin export-audit-heads --output`")
     h.set_defaults(func=cmd_check_audit_heads)
+    mw = admin.add_parser(
+        "migrate-workflow",
+        help="move a workflow version's cases to the next, as a migration file maps them",
+    )
+    mw.add_argument("file", help="a migration file (workflows/migrations/NAME-V1-to-V2.yaml)")
+    mw.add_argument("--partnership", help="only this partnership's cases (its code)")
+    mw.add_argument(
+        "--apply",
+        action="store_true",
+        help="make the changes (without it: a dry-run report that changes nothing)",
+    )
+    mw.set_defaults(func=cmd_migrate_workflow)
     admin.add_parser(
         "seed-demo", help="a demo partnership and users (not in production)"
     ).set_defaults(func=cmd_seed_demo)

@@ -19,6 +19,7 @@ EventType = Literal[
     "approval.disputed",
     "action.overdue",
     "information_request.overdue",
+    "case.migrated",
     "*",
 ]
 

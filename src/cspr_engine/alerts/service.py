@@ -30,6 +30,7 @@ EVENT_TYPES = (
     "approval.disputed",
     "action.overdue",
     "information_request.overdue",
+    "case.migrated",  # moved to a new version of its workflow (workflow/versioning.py)
 )
 
 
