@@ -41,6 +41,7 @@ PAGES = [
     "/ui/admin/tokens/new",
     "/ui/admin/webhooks",
     "/ui/admin/webhooks/new",
+    "/ui/admin/configuration",
     "/ui/admin/calendar",
 ]
 HOOK = "https://hooks.partner.example/cspr"

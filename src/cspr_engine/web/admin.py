@@ -1,9 +1,12 @@
 """The administration pages, under /ui/admin: a partnership's users and their passwords, API
-tokens, webhook subscriptions and the working-day calendar.
+tokens, webhook subscriptions, the working-day calendar and the partnership's choices among the
+rules its workflows mark configurable.
 
 Every change is made by the API's own route functions (or, for a password, which the API does not
-set, by `accounts_service.set_password` behind `accounts_service.manages`), so a page and an API
-client meet the same permission checks and the same rules; a refusal is shown on the form."""
+set, by `accounts_service.set_password` behind `accounts_service.manages`; for the configuration,
+by `configuration_service.configure`, which the API's route calls too, for the admin's own
+partnership or the one a platform admin picks), so a page and an API client meet the same
+permission checks and the same rules; a refusal is shown on the form."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ import base64
 import re
 import secrets
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
@@ -20,14 +23,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from cspr_engine.accounts import repository as accounts_repository
 from cspr_engine.accounts import router as accounts_api
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.dependencies import SettingsDep
 from cspr_engine.accounts.exceptions import EmailTaken, NotAnAdministrator, UserNotFound
-from cspr_engine.accounts.models import User
+from cspr_engine.accounts.models import Partnership, User
 from cspr_engine.accounts.schemas import (
     MIN_PASSWORD_LENGTH,
     Agency,
@@ -38,6 +42,11 @@ from cspr_engine.accounts.schemas import (
 )
 from cspr_engine.alerts import router as alerts_api
 from cspr_engine.alerts.schemas import EventType, WebhookCreate
+from cspr_engine.configuration import repository as configuration_repository
+from cspr_engine.configuration import service as configuration_service
+from cspr_engine.configuration.exceptions import ConfigurationChanged, PartnershipNotFound
+from cspr_engine.configuration.schemas import ConfigurationUpdate
+from cspr_engine.configuration.service import Setting
 from cspr_engine.db import SessionDep
 from cspr_engine.deadlines import router as deadlines_api
 from cspr_engine.deadlines import service as deadline_service
@@ -50,6 +59,7 @@ from cspr_engine.web.auth import WebUser, WebUserDep
 from cspr_engine.web.router import flash, posted_form, render, see_other
 from cspr_engine.web.templating import humanise
 from cspr_engine.workflow import service as workflow_service
+from cspr_engine.workflow.definitions import WorkflowDefinition
 
 router = APIRouter(prefix="/ui/admin", include_in_schema=False)
 
@@ -77,6 +87,7 @@ EVENT_LABELS = {
     "approval.disputed": "The safeguarding partners disagree on a joint decision",
     "action.overdue": "An improvement action is overdue",
     "information_request.overdue": "A request for information is overdue",
+    "case.migrated": "A case moves to a new version of its workflow",
 }
 SOURCE_LABELS = {"gov.uk": "GOV.UK", "computed": "Computed", "added": "Added"}
 
@@ -923,4 +934,419 @@ async def add_holiday(
             status_code=_status(refusal),
         ),
         refusal,
+    )
+
+
+# -- workflow configuration ------------------------------------------------------------------
+
+# The page shows this many of a workflow's latest versions (the API lists them all).
+HISTORY_ROWS = 10
+UNIT_WORDS = {
+    "working_days": "working days",
+    "working_days_before": "working days before",
+    "months": "months",
+    "years": "years",
+}
+# The referral's own dates, where a clock may start (they are the case's, not a trigger's).
+CASE_DATE_LABELS = {"became_aware_on": "date the local authority became aware"}
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,6}")
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One version of a partnership's configuration of a workflow, as the history shows it."""
+
+    version: int
+    changed_at: datetime
+    changed_by: str
+    reason: str
+    changes: tuple[Change, ...]  # empty: the same rules as the version before
+
+
+@dataclass(frozen=True)
+class WorkflowSection:
+    definition: WorkflowDefinition
+    version: int  # 0: never configured
+    settings: dict[str, Setting]
+    form: forms.Form
+    action: str
+    history: tuple[VersionRow, ...]
+    older: bool  # versions older than the history shows
+
+    @property
+    def current(self) -> VersionRow | None:
+        return self.history[0] if self.history else None
+
+    @property
+    def anchor(self) -> str:
+        return f"workflow-{self.definition.name}"
+
+
+def _field_id(workflow: str, key: str) -> str:
+    return f"{workflow}-{key}".replace(".", "-").replace("_", "-")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _option_text(definition: WorkflowDefinition, setting: Setting, option: str) -> str:
+    """A clock start option in words: the event whose date it counts from."""
+    clock = definition.clocks.get(setting.key.split(".")[1])
+    events = clock.start_options.get(option, ()) if clock is not None else ()
+    event = events[0] if events else None
+    if event is not None and event.date:
+        if event.date.startswith("gate:"):
+            gate = definition.gates.get(event.date.removeprefix("gate:").split(".")[0])
+            if gate is not None:
+                return f"{gate.label}: date agreed"
+        elif event.trigger == "create" and event.date in CASE_DATE_LABELS:
+            return f"The referral: {CASE_DATE_LABELS[event.date]}"
+        trigger = definition.triggers.get(event.trigger)
+        found = trigger.fields.get(event.date) if trigger is not None else None
+        if trigger is not None and found is not None and found.label:
+            return f"{trigger.label}: {_lower_first(found.label)}"
+    return humanise(option)
+
+
+def _noun(definition: WorkflowDefinition, setting: Setting) -> str:
+    """The setting in an error message ("Select the start of ...", "The ... must be ...")."""
+    kind, name, what = [*setting.key.split("."), "", "", ""][:3]
+    clock = definition.clocks.get(name) if kind == "clocks" else None
+    if clock is not None and what == "start":
+        return f"the start of “{clock.label}”"
+    if clock is not None:
+        return f"the time allowed for “{clock.label}”"
+    return f"the escalation ladder's {name.replace('_', ' ')}"
+
+
+def _bounds(setting: Setting) -> str:
+    """A number setting's unit, bounds and default, for its hint."""
+    unit = UNIT_WORDS.get(setting.unit or "", setting.unit or "")
+    # An escalation rung counts from the due date, on the side it stays on.
+    side = ""
+    if setting.key.startswith("escalation."):
+        negative = setting.maximum is not None and setting.maximum < 0
+        side = " before the due date" if negative else " after the due date"
+    return (
+        f"In {unit}{side}: a whole number from {setting.minimum} to {setting.maximum}. "
+        f"The default is {setting.default}."
+    )
+
+
+def _shown_value(definition: WorkflowDefinition, setting: Setting | None, value: Any) -> str:
+    if setting is None:  # a setting an earlier definition of the workflow had
+        return "its default" if value is None else str(value)
+    if setting.type == "choice":
+        return _option_text(definition, setting, str(value))
+    unit = UNIT_WORDS.get(setting.unit or "", setting.unit or "")
+    if value in (1, -1):
+        unit = unit.replace("days", "day").removesuffix("s")
+    return f"{value} {unit}".strip()
+
+
+def configuration_form(
+    definition: WorkflowDefinition, settings: Iterable[Setting], values: Mapping[str, Any]
+) -> forms.Form:
+    """Each setting with the value in force (`values`, else its default), and the reason."""
+    fields: list[forms.Field] = []
+    for s in settings:
+        value = values.get(s.key, s.default)
+        if s.type == "choice":
+            options = tuple(
+                (o, _option_text(definition, s, o) + (" (default)" if o == s.default else ""))
+                for o in s.options
+            )
+            fields.append(
+                forms.Field(
+                    name=s.key,
+                    id=_field_id(definition.name, s.key),
+                    label=s.label,
+                    kind="select",
+                    hint=s.basis,
+                    options=options,
+                    value=str(value),
+                    noun=_noun(definition, s),
+                    required=True,
+                )
+            )
+        else:
+            fields.append(
+                forms.Field(
+                    name=s.key,
+                    id=_field_id(definition.name, s.key),
+                    label=s.label,
+                    kind="number",
+                    hint=_bounds(s),
+                    value=str(value),
+                    width="4",
+                    noun=_noun(definition, s),
+                    required=True,
+                )
+            )
+    fields.append(
+        forms.Field(
+            name="reason",
+            id=_field_id(definition.name, "reason"),
+            label="Reason for the change",
+            kind="textarea",
+            hint="For example, the meeting of the lead safeguarding partners that agreed it",
+            noun="the reason for the change",
+            required=True,
+            max_length=2_000,
+        )
+    )
+    return forms.Form(fields)
+
+
+def _read_configuration(
+    form: forms.Form, settings: Mapping[str, Setting], posted: Any
+) -> tuple[dict[str, Any], str]:
+    """The posted values and reason. Settings left at their default are omitted, so a stored
+    value always means the partnership chose something other than the default."""
+    form.with_values(posted)
+    values: dict[str, Any] = {}
+    for f in form.fields:
+        setting = settings.get(f.name)
+        raw = str(f.value or "").strip()
+        if setting is None:
+            continue
+        if not raw:
+            verb = "Select" if setting.type == "choice" else "Enter"
+            form.add_error(f.name, f"{verb} {f.error_name}")
+            continue
+        value: Any = raw
+        if setting.type == "integer":
+            if not WHOLE_NUMBER.fullmatch(raw):
+                noun = f.error_name
+                form.add_error(f.name, f"{noun[:1].upper()}{noun[1:]} must be a whole number")
+                continue
+            value = int(raw)
+        if value != setting.default:
+            values[setting.key] = value
+    reason = str(form.by_name()["reason"].value or "").strip()
+    if not reason:
+        form.add_error("reason", "Enter the reason for the change")
+    return values, reason
+
+
+def _configuration_errors(
+    form: forms.Form, settings: Mapping[str, Setting], errors: Iterable[FieldError]
+) -> None:
+    """The service's refusals beside their settings, in GOV.UK words."""
+    known = form.by_name()
+    for err in errors:
+        name = err.loc.removeprefix("values.")
+        setting, fld = settings.get(name), known.get(name)
+        if setting is None or fld is None:
+            _add_errors(form, [err])
+        elif setting.type == "choice":
+            form.add_error(name, f"Select {fld.error_name} from the list")
+        else:
+            noun = fld.error_name
+            form.add_error(name, f"{noun[:1].upper()}{noun[1:]} {err.message}")
+
+
+def _history(
+    session: Session,
+    partnership_id: uuid.UUID,
+    definition: WorkflowDefinition,
+    settings: Mapping[str, Setting],
+) -> tuple[tuple[VersionRow, ...], bool]:
+    """The latest versions, newest first, each with what it changed from the one before."""
+    rows = configuration_repository.versions_page(
+        session, partnership_id, definition.name, before=None, limit=HISTORY_ROWS + 1
+    )
+    ids = {r.created_by for r in rows}
+    people = list(session.exec(select(User).where(col(User.id).in_(ids)))) if ids else []
+    names = {u.id: u.display_name for u in people}
+
+    def in_force(values: Mapping[str, Any], key: str) -> Any:
+        setting = settings.get(key)
+        return values.get(key, setting.default if setting is not None else None)
+
+    shown: list[VersionRow] = []
+    for i, row in enumerate(rows[:HISTORY_ROWS]):
+        before: Mapping[str, Any] = rows[i + 1].values if i + 1 < len(rows) else {}
+        keys = list(settings) + sorted((set(row.values) | set(before)) - set(settings))
+        changes = []
+        for key in keys:
+            old, new = in_force(before, key), in_force(row.values, key)
+            if old != new:
+                setting = settings.get(key)
+                changes.append(
+                    Change(
+                        label=setting.label if setting is not None else key,
+                        before=_shown_value(definition, setting, old),
+                        after=_shown_value(definition, setting, new),
+                    )
+                )
+        shown.append(
+            VersionRow(
+                version=row.version,
+                changed_at=row.created_at,
+                changed_by=names.get(row.created_by, "Unknown"),
+                reason=row.reason,
+                changes=tuple(changes),
+            )
+        )
+    return tuple(shown), len(rows) > HISTORY_ROWS
+
+
+def _partnership_of(session: Session, scope: Scope) -> Partnership:
+    found = accounts_repository.partnership_by_code(session, scope.shown) if scope.shown else None
+    if found is None:
+        raise PartnershipNotFound(f"There is no partnership {scope.shown!r}.")
+    return found
+
+
+def _workflows() -> list[WorkflowDefinition]:
+    """Every workflow the service runs, each in its latest definition (what new cases use)."""
+    names = sorted({name for name, _ in workflow_service.get_definitions()})
+    return [workflow_service.latest(name) for name in names]
+
+
+def _section(
+    session: Session,
+    scope: Scope,
+    partnership_id: uuid.UUID,
+    definition: WorkflowDefinition,
+    form: forms.Form | None = None,
+) -> WorkflowSection:
+    settings = {s.key: s for s in configuration_service.settings_of(definition)}
+    row = configuration_repository.current(session, partnership_id, definition.name)
+    history, older = _history(session, partnership_id, definition, settings)
+    return WorkflowSection(
+        definition=definition,
+        version=row.version if row is not None else 0,
+        settings=settings,
+        form=form or configuration_form(definition, settings.values(), row.values if row else {}),
+        action=scope.url(f"/ui/admin/configuration/{definition.name}"),
+        history=history,
+        older=older,
+    )
+
+
+def _configuration_page(
+    request: Request,
+    session: Session,
+    user: WebUser,
+    scope: Scope,
+    *,
+    failed: tuple[str, forms.Form] | None = None,
+    refusal: CsprError | None = None,
+) -> HTMLResponse:
+    """The page; with `failed`, the form of that workflow as posted, with its errors."""
+    sections: list[WorkflowSection] = []
+    if not scope.empty:
+        partnership_id = _partnership_of(session, scope).id
+        for definition in _workflows():
+            form = failed[1] if failed and failed[0] == definition.name else None
+            sections.append(_section(session, scope, partnership_id, definition, form))
+    context = {
+        "scope": scope,
+        "sections": sections,
+        "errors": failed[1].errors if failed else [],
+        "done": None if failed else flash(request),
+        "units": UNIT_WORDS,
+    }
+    response = render(
+        request,
+        "admin/configuration.html",
+        context,
+        user=user,
+        status_code=_status(refusal) if failed else 200,
+    )
+    return _form_response(response, refusal)
+
+
+WorkflowPath = Annotated[str, Path(max_length=64)]
+
+
+@router.get("/configuration", name="ui_admin_configuration")
+def configuration_page(
+    request: Request, session: SessionDep, user: AdminDep, partnership: PartnershipQuery = None
+) -> HTMLResponse:
+    return _configuration_page(request, session, user, _scope(session, user, partnership))
+
+
+@router.post("/configuration/{workflow}", name="ui_admin_configure")
+async def configure(
+    request: Request,
+    workflow: WorkflowPath,
+    session: SessionDep,
+    user: AdminDep,
+    clock: ClockDep,
+    partnership: PartnershipQuery = None,
+) -> Response:
+    posted = await posted_form(request, user)
+    scope = _scope(session, user, partnership)
+    target = _partnership_of(session, scope)
+    definition = workflow_service.latest(workflow)
+    settings = {s.key: s for s in configuration_service.settings_of(definition)}
+    current = configuration_repository.current(session, target.id, definition.name)
+    form = configuration_form(definition, settings.values(), {})
+    values, reason = _read_configuration(form, settings, posted)
+    try:
+        # Every refusal at once, beside its field, even with the reason still to fill in.
+        configuration_service.check_values(definition, values)
+    except InvalidData as exc:
+        _configuration_errors(form, settings, exc.errors)
+    refusal: CsprError | None = None
+    # The values are posted whole (a setting not named goes back to its default): a form shown
+    # before someone else's change would silently undo it, so it must name the version it shows.
+    stale = str(posted.get("version") or "") != str(current.version if current else 0)
+    if not stale and not form.errors:
+        try:
+            # The API's own rules for the reason (its length); the values are the service's.
+            ConfigurationUpdate.model_validate({"values": {}, "reason": reason})
+            row = configuration_service.configure(
+                session,
+                partnership_id=target.id,
+                definition=definition,
+                values=values,
+                reason=reason,
+                actor=user.actor,
+                now=clock.now(),
+            )
+            session.commit()
+            return see_other(
+                scope.url(
+                    "/ui/admin/configuration",
+                    done=f"Version {row.version} of the rules for “{definition.title}” was "
+                    "saved. Cases opened from now on count by it.",
+                )
+            )
+        except ValidationError as exc:
+            session.rollback()
+            _add_errors(form, pydantic_errors(exc.errors()))
+        except InvalidData as exc:
+            session.rollback()
+            _configuration_errors(form, settings, exc.errors)
+        except IntegrityError:
+            # Another change took the same version number first.
+            session.rollback()
+            stale = True
+            current = configuration_repository.current(session, target.id, definition.name)
+    if stale:
+        refusal = ConfigurationChanged(
+            "Someone else changed these rules while you were editing them. The form now shows "
+            "the rules in force: make your change again and save it."
+        )
+        form = configuration_form(definition, settings.values(), current.values if current else {})
+        form.fields = [replace(f, value=reason) if f.name == "reason" else f for f in form.fields]
+        form.add_error(None, refusal.detail or refusal.title)
+    # The summary lists the errors in the order of the fields (a refusal of the whole form,
+    # linked to the first field, comes first).
+    order = {f.anchor: i for i, f in enumerate(form.fields)}
+    form.errors.sort(key=lambda error: order.get(error[0], len(order)))
+    return _configuration_page(
+        request, session, user, scope, failed=(definition.name, form), refusal=refusal
     )
