@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.models import ApiToken, Partnership, User
-from cspr_engine.db import get_engine
+from cspr_engine.db import get_engine, get_session
 
 # (key, roles, agency): one user each in every test partnership.
 PEOPLE: list[tuple[str, list[str], str | None]] = [
@@ -479,3 +481,31 @@ def uvicorn_in_thread(config: uvicorn.Config) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# -- a database whose commits fail ------------------------------------------------------------
+
+
+class FailingCommit(Session):
+    """A session whose commit fails as a full disk or a lost server would make it fail."""
+
+    def commit(self) -> None:
+        raise OperationalError("COMMIT", {}, OSError("disk I/O error"))
+
+
+@contextmanager
+def commits_failing(app: FastAPI) -> Iterator[None]:
+    """While inside, every request's session fails to commit (and rolls back)."""
+
+    def failing_session() -> Iterator[Session]:
+        with FailingCommit(get_engine(), expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    app.dependency_overrides[get_session] = failing_session
+    try:
+        yield
+    finally:
+        del app.dependency_overrides[get_session]

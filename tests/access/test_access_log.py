@@ -6,24 +6,23 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from cspr_engine.access import middleware
 from cspr_engine.accounts.models import ApiToken
-from cspr_engine.db import get_engine, get_session
+from cspr_engine.db import get_engine
 from tests.conftest import NOW
 from tests.factories import (
     Api,
     Directory,
     access_events,
     assert_problem,
+    commits_failing,
     referral,
     set_password,
     sign_in,
@@ -42,11 +41,6 @@ def token_id(directory: Directory, who: str, partnership: str = "TW") -> str:
             )
         ).one()
     return str(token.id)
-
-
-class FailingCommit(Session):
-    def commit(self) -> None:
-        raise OperationalError("COMMIT", {}, OSError("disk I/O error"))
 
 
 def only_row(response: httpx.Response) -> dict[str, Any]:
@@ -245,18 +239,8 @@ class TestWhenTheChangeCannotCommit:
         case = api.create_case()
         before = snapshot(case["id"])
 
-        def failing_session() -> Iterator[Session]:
-            with FailingCommit(get_engine(), expire_on_commit=False) as session:
-                try:
-                    yield session
-                finally:
-                    session.rollback()
-
-        app.dependency_overrides[get_session] = failing_session
-        try:
+        with commits_failing(app):
             response = api.fire(case["id"], "notify_panel", NOTIFY, who="chair")
-        finally:
-            del app.dependency_overrides[get_session]
         assert_problem(response, 503, "/problems/service-unavailable")
         assert snapshot(case["id"]) == before
         row = only_row(response)

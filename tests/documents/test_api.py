@@ -17,10 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
-from cspr_engine.db import get_engine, get_session
 from cspr_engine.kit.clock import FixedClock
 from tests.documents import files
 from tests.documents.support import (
@@ -32,7 +29,7 @@ from tests.documents.support import (
     share,
     upload,
 )
-from tests.factories import Api, assert_problem, snapshot
+from tests.factories import Api, assert_problem, commits_failing, snapshot
 
 PDF_TYPE = "application/pdf"
 
@@ -678,27 +675,12 @@ class TestIntegrity:
         assert_problem(response, 503, "/problems/document-integrity-failed")
 
 
-class FailingCommit(Session):
-    def commit(self) -> None:
-        raise OperationalError("COMMIT", {}, OSError("disk I/O error"))
-
-
 class TestCommitFailure:
     def test_a_failed_commit_leaves_no_file(
         self, app: FastAPI, api: Api, case: dict[str, Any], documents_dir: Path
     ) -> None:
-        def failing_session() -> Iterator[Session]:
-            with FailingCommit(get_engine(), expire_on_commit=False) as session:
-                try:
-                    yield session
-                finally:
-                    session.rollback()
-
-        app.dependency_overrides[get_session] = failing_session
-        try:
+        with commits_failing(app):
             response = upload(api, case["id"], files.pdf())
-        finally:
-            del app.dependency_overrides[get_session]
         assert_problem(response, 503, "/problems/service-unavailable")
         assert document_rows() == []
         assert files_in(documents_dir) == []
