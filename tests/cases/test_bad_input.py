@@ -791,3 +791,18 @@ def test_an_event_cannot_precede_the_awareness_of_the_incident(api: Api) -> None
 def test_an_unknown_trigger_is_not_echoed_back(api: Api, baseline: str) -> None:
     problem = assert_problem(api.fire(baseline, "Jane Smith", {}), 422, "/problems/unknown-trigger")
     assert "Jane Smith" not in json.dumps(problem)
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t "])
+def test_a_required_rationale_of_blanks_is_no_rationale(
+    api: Api, baseline: str, blank: str
+) -> None:
+    """Closing a case as not notifiable needs the reason why; whitespace is not one."""
+    response = api.fire(
+        baseline,
+        "decide_not_notifiable",
+        {"rationale": blank, "alternative_learning": "none"},
+        who="chair",
+    )
+    problem = assert_problem(response, 422, INVALID)
+    assert locs(problem) == ["data.rationale"]

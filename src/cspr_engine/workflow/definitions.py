@@ -106,7 +106,16 @@ class FieldDef(_Model):
                 return IsoDate
             case "string" | "text":
                 limit = self.max_length or DEFAULT_MAX_LENGTH[self.type]
-                return Annotated[str, StringConstraints(strip_whitespace=True, max_length=limit)]
+                # A required rationale of blanks is no rationale: at least one character once
+                # the whitespace is stripped.
+                return Annotated[
+                    str,
+                    StringConstraints(
+                        strip_whitespace=True,
+                        min_length=1 if self.required else None,
+                        max_length=limit,
+                    ),
+                ]
             case "url":
                 limit = self.max_length or DEFAULT_MAX_LENGTH["url"]
                 return Annotated[
