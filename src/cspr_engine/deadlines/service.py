@@ -240,12 +240,24 @@ def start(
     return deadline
 
 
+def breached_at_on_cancel(
+    *, status: str, due_at: datetime, breached_at: datetime | None, now: datetime
+) -> datetime | None:
+    """A clock cancelled while overdue keeps its breach on record (for the reports)."""
+    if breached_at is None and status == "pending" and now > due_at:
+        return due_at
+    return breached_at
+
+
 def _close(deadline: Deadline, status: str, now: datetime) -> None:
     if status == "cancelled":
         deadline.cancelled_at = now
-        if deadline.breached_at is None and deadline.status == "pending" and now > deadline.due_at:
-            # Overdue when it was cancelled: the breach stays on record (for the reports).
-            deadline.breached_at = deadline.due_at
+        deadline.breached_at = breached_at_on_cancel(
+            status=deadline.status,
+            due_at=deadline.due_at,
+            breached_at=deadline.breached_at,
+            now=now,
+        )
     deadline.status = status
     deadline.next_rung_at = None
     deadline.updated_at = now

@@ -311,13 +311,14 @@ def plan_case(
             after = before
             if d.status in OPEN:
                 # Stopped as any cancelled clock is; an overdue one keeps its breach on record.
-                overdue = d.status == "pending" and now > d.due_at and d.breached_at is None
                 after = replace(
                     before,
                     status="cancelled",
                     cancelled_at=now,
                     next_rung_at=None,
-                    breached_at=d.due_at if overdue else d.breached_at,
+                    breached_at=deadline_service.breached_at_on_cancel(
+                        status=d.status, due_at=d.due_at, breached_at=d.breached_at, now=now
+                    ),
                 )
             changes.append(ClockChange(d.id, d.sequence, d.subject_type, before, after))
             continue
