@@ -19,6 +19,8 @@ DEMO_USERS: list[tuple[str, str, list[str], str | None]] = [
     ("lsp.la@demo.example", "LSP, local authority", ["lsp"], "local_authority"),
     ("referrer.police@demo.example", "Police case system", ["referrer"], "police"),
     ("scrutineer@demo.example", "Independent scrutineer", ["scrutineer"], None),
+    # The partnership's own administrator: its users, tokens, webhooks and workflow rules.
+    ("admin@demo.example", "Partnership administrator", ["admin"], None),
 ]
 
 
