@@ -56,6 +56,7 @@ from cspr_engine.workflow import service as workflow_service
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep import (
     DEFAULT_POSTGRES,
+    bench_chair,
     postgres_database,
     postgres_reachable,
     release_database,
@@ -88,21 +89,9 @@ def template_case(engine: Engine, now: datetime) -> uuid.UUID:
     """One case as the service makes it: opened, the panel notified, the rapid review done."""
     today = london_date(now)
     with Session(engine) as session:
-        partnership = accounts_service.create_partnership(
-            session=session, code="BENCH", name="Bench Partnership", now=now
-        )
-        user = accounts_service.create_user(
-            session=session,
-            email="chair@bench.example",
-            display_name="Chair",
-            partnership=partnership,
-            roles=["panel_chair", "business_unit"],
-            agency=None,
-            now=now,
-        )
-        _, secret = accounts_service.create_token(session=session, user=user, name="b", now=now)
+        chair = bench_chair(session, now, roles=("panel_chair", "business_unit"))
         session.commit()
-        actor = accounts_service.authenticate(session=session, secret=secret, now=now)
+        actor = accounts_service.authenticate(session=session, secret=chair.secret, now=now)
         payload = CaseCreate.model_validate(
             {
                 "became_aware_on": (today - timedelta(days=6)).isoformat(),

@@ -35,11 +35,11 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Table, text
 from sqlmodel import Session
-from sweep import use_database
+from sweep import never_called_subscription, use_database
 
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.models import Partnership, User
-from cspr_engine.alerts.models import Delivery, OutboxEvent, WebhookSubscription
+from cspr_engine.alerts.models import Delivery, OutboxEvent
 from cspr_engine.approvals.models import ApprovalVote
 from cspr_engine.audit.chain import compute_hash
 from cspr_engine.audit.models import AuditEvent
@@ -295,13 +295,7 @@ def make_people(engine: Engine, now: datetime, partnerships: int) -> list[Place]
                 )
                 if member is chair:
                     chair_token = secret
-            subscription = WebhookSubscription(
-                partnership_id=partnership.id,
-                url="http://127.0.0.1:9/never-called",
-                events=["*"],
-                secret="bench-secret-0123456789",
-                created_at=now,
-            )
+            subscription = never_called_subscription(partnership.id, now)
             session.add(subscription)
             session.flush()
             places.append(

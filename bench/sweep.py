@@ -44,13 +44,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, delete, event, text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 
 from cspr_engine.accounts import service as accounts_service
+from cspr_engine.accounts.models import Partnership, User
 from cspr_engine.alerts.models import AlertRecipient, Delivery, OutboxEvent, WebhookSubscription
 from cspr_engine.cases import service as cases_service
 from cspr_engine.cases.schemas import CaseCreate
@@ -172,6 +174,70 @@ def postgres_reachable(base_url: str) -> str | None:
         engine.dispose()
 
 
+T = TypeVar("T")
+
+
+def on_each_database(args: argparse.Namespace, run: Callable[[str, Path], T]) -> dict[str, T]:
+    """`run(url, workdir)` on a temporary SQLite file, then (unless --no-postgres, or the
+    server --postgres-url names cannot be reached) on a throwaway PostgreSQL database."""
+    results: dict[str, T] = {}
+    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
+        print("SQLite: a temporary file ...", flush=True)
+        results["SQLite"] = run(f"sqlite:///{tmp}/bench.db", Path(tmp))
+        if args.no_postgres:
+            print("PostgreSQL: skipped (--no-postgres)")
+        elif (why := postgres_reachable(args.postgres_url)) is not None:
+            shown = make_url(args.postgres_url).render_as_string(hide_password=True)
+            print(f"PostgreSQL: skipped, {shown} is not reachable ({why})")
+        else:
+            print("PostgreSQL: a throwaway database ...", flush=True)
+            with postgres_database(args.postgres_url) as url:
+                results["PostgreSQL"] = run(url, Path(tmp))
+    return results
+
+
+@dataclass
+class Chair:
+    """The benchmarks' partnership and the chair who acts in it, with an API token."""
+
+    partnership: Partnership
+    user: User
+    token_id: uuid.UUID
+    secret: str
+
+
+def bench_chair(
+    session: Session, now: datetime, roles: tuple[str, ...] = ("panel_chair",)
+) -> Chair:
+    """The BENCH partnership and its chair (`roles`), made as an admin would make them."""
+    partnership = accounts_service.create_partnership(
+        session=session, code="BENCH", name="Bench Partnership", now=now
+    )
+    user = accounts_service.create_user(
+        session=session,
+        email="chair@bench.example",
+        display_name="Chair",
+        partnership=partnership,
+        roles=list(roles),
+        agency=None,
+        now=now,
+    )
+    token, secret = accounts_service.create_token(session=session, user=user, name="b", now=now)
+    return Chair(partnership=partnership, user=user, token_id=token.id, secret=secret)
+
+
+def never_called_subscription(partnership_id: uuid.UUID, now: datetime) -> WebhookSubscription:
+    """A subscription to every event at an address nothing listens on: each alert gets its
+    delivery row, as in service, and no bench waits on a receiver."""
+    return WebhookSubscription(
+        partnership_id=partnership_id,
+        url="http://127.0.0.1:9/never-called",
+        events=["*"],
+        secret="bench-secret-0123456789",
+        created_at=now,
+    )
+
+
 # -- data -----------------------------------------------------------------------------------
 
 
@@ -187,30 +253,11 @@ def make_world(engine: Engine, now: datetime) -> World:
     """A partnership with one webhook subscription and CASES cases made by the service; the
     cases' own clocks and alerts are removed, so only the bench's rows count."""
     with Session(engine) as session:
-        partnership = accounts_service.create_partnership(
-            session=session, code="BENCH", name="Bench Partnership", now=now
-        )
-        user = accounts_service.create_user(
-            session=session,
-            email="chair@bench.example",
-            display_name="Chair",
-            partnership=partnership,
-            roles=["panel_chair"],
-            agency=None,
-            now=now,
-        )
-        _, secret = accounts_service.create_token(session=session, user=user, name="b", now=now)
-        session.add(
-            WebhookSubscription(
-                partnership_id=partnership.id,
-                url="http://127.0.0.1:9/never-called",
-                events=["*"],
-                secret="bench-secret-0123456789",
-                created_at=now,
-            )
-        )
+        chair = bench_chair(session, now)
+        partnership = chair.partnership
+        session.add(never_called_subscription(partnership.id, now))
         session.commit()
-        actor = accounts_service.authenticate(session=session, secret=secret, now=now)
+        actor = accounts_service.authenticate(session=session, secret=chair.secret, now=now)
         payload = CaseCreate.model_validate(
             {
                 "became_aware_on": (london_date(now) - timedelta(days=30)).isoformat(),
@@ -558,19 +605,7 @@ def main_scaling(args: argparse.Namespace) -> int:
     os.environ.pop("CSPR_SMTP_HOST", None)
     if args.due > args.scale_open[0]:
         raise SystemExit("--due cannot exceed the smallest --scale-open")
-    results: dict[str, Scaling] = {}
-    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
-        print("SQLite: a temporary file ...", flush=True)
-        results["SQLite"] = run_scaling(f"sqlite:///{tmp}/bench.db", args)
-    if args.no_postgres:
-        print("PostgreSQL: skipped (--no-postgres)")
-    elif (why := postgres_reachable(args.postgres_url)) is not None:
-        shown = make_url(args.postgres_url).render_as_string(hide_password=True)
-        print(f"PostgreSQL: skipped, {shown} is not reachable ({why})")
-    else:
-        print("PostgreSQL: a throwaway database ...", flush=True)
-        with postgres_database(args.postgres_url) as url:
-            results["PostgreSQL"] = run_scaling(url, args)
+    results = on_each_database(args, lambda url, _work: run_scaling(url, args))
     report_scaling(results, args)
     return 0
 
@@ -595,19 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--due cannot exceed --open")
     os.environ.pop("CSPR_SMTP_HOST", None)  # webhooks only: e-mail deliveries need a server
 
-    results: dict[str, Figures] = {}
-    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
-        print("SQLite: a temporary file ...", flush=True)
-        results["SQLite"] = run(f"sqlite:///{tmp}/bench.db", args)
-    if args.no_postgres:
-        print("PostgreSQL: skipped (--no-postgres)")
-    elif (why := postgres_reachable(args.postgres_url)) is not None:
-        shown = make_url(args.postgres_url).render_as_string(hide_password=True)
-        print(f"PostgreSQL: skipped, {shown} is not reachable ({why})")
-    else:
-        print("PostgreSQL: a throwaway database ...", flush=True)
-        with postgres_database(args.postgres_url) as url:
-            results["PostgreSQL"] = run(url, args)
+    results = on_each_database(args, lambda url, _work: run(url, args))
     report(results, args)
     return 0 if all(f.index_used for f in results.values()) else 1
 

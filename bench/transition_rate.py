@@ -30,7 +30,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -42,11 +41,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, Table, func, insert, select, update
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from cspr_engine.accounts import service as accounts_service
-from cspr_engine.alerts.models import Delivery, OutboxEvent, WebhookSubscription
+from cspr_engine.alerts.models import Delivery, OutboxEvent
 from cspr_engine.audit import chain
 from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases import service as cases_service
@@ -59,8 +57,9 @@ from cspr_engine.kit.clock import london_date
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep import (
     DEFAULT_POSTGRES,
-    postgres_database,
-    postgres_reachable,
+    bench_chair,
+    never_called_subscription,
+    on_each_database,
     release_database,
     use_database,
 )
@@ -102,26 +101,9 @@ def table(model: Any) -> Table:
 def make_world(engine: Engine, now: datetime, count: int) -> World:
     today = london_date(now)
     with Session(engine) as session:
-        partnership = accounts_service.create_partnership(
-            session=session, code="BENCH", name="Bench Partnership", now=now
-        )
-        user = accounts_service.create_user(
-            session=session,
-            email="chair@bench.example",
-            display_name="Chair",
-            partnership=partnership,
-            roles=["panel_chair"],
-            agency=None,
-            now=now,
-        )
-        token, secret = accounts_service.create_token(session=session, user=user, name="b", now=now)
-        subscription = WebhookSubscription(
-            partnership_id=partnership.id,
-            url="http://127.0.0.1:9/never-called",
-            events=["*"],
-            secret="bench-secret-0123456789",
-            created_at=now,
-        )
+        chair = bench_chair(session, now)
+        partnership, user, secret = chair.partnership, chair.user, chair.secret
+        subscription = never_called_subscription(partnership.id, now)
         session.add(subscription)
         session.commit()
         actor = accounts_service.authenticate(session=session, secret=secret, now=now)
@@ -150,7 +132,7 @@ def make_world(engine: Engine, now: datetime, count: int) -> World:
             user_id=user.id,
             subscription_id=subscription.id,
             token=secret,
-            token_id=token.id,
+            token_id=chair.token_id,
             cases=cases,
             today=today,
         )
@@ -481,19 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--transitions must be at least {max(CONCURRENCY)}")
     os.environ.pop("CSPR_SMTP_HOST", None)  # webhooks only: e-mail deliveries need a server
 
-    results: dict[str, Figures] = {}
-    with tempfile.TemporaryDirectory(prefix="cspr-bench-") as tmp:
-        print("SQLite: a temporary file ...", flush=True)
-        results["SQLite"] = run(f"sqlite:///{tmp}/bench.db", Path(tmp), args)
-        if args.no_postgres:
-            print("PostgreSQL: skipped (--no-postgres)")
-        elif (why := postgres_reachable(args.postgres_url)) is not None:
-            shown = make_url(args.postgres_url).render_as_string(hide_password=True)
-            print(f"PostgreSQL: skipped, {shown} is not reachable ({why})")
-        else:
-            print("PostgreSQL: a throwaway database ...", flush=True)
-            with postgres_database(args.postgres_url) as url:
-                results["PostgreSQL"] = run(url, Path(tmp), args)
+    results = on_each_database(args, lambda url, work: run(url, work, args))
     report(results, args)
     return 0
 
