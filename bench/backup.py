@@ -48,7 +48,6 @@ from cspr_engine.audit.models import AuditEvent
 from cspr_engine.backup import describe_size
 from cspr_engine.cases import service as cases_service
 from cspr_engine.cases.models import Case
-from cspr_engine.cases.schemas import CaseCreate
 from cspr_engine.deadlines.models import Deadline
 from cspr_engine.kit.clock import london_date
 from cspr_engine.workflow import service as workflow_service
@@ -57,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep import (
     DEFAULT_POSTGRES,
     bench_chair,
+    bench_referral,
     postgres_database,
     postgres_reachable,
     release_database,
@@ -92,19 +92,7 @@ def template_case(engine: Engine, now: datetime) -> uuid.UUID:
         chair = bench_chair(session, now, roles=("panel_chair", "business_unit"))
         session.commit()
         actor = accounts_service.authenticate(session=session, secret=chair.secret, now=now)
-        payload = CaseCreate.model_validate(
-            {
-                "became_aware_on": (today - timedelta(days=6)).isoformat(),
-                "referring_agency": "police",
-                "incident": {
-                    "occurred_on": (today - timedelta(days=8)).isoformat(),
-                    "outcome": "serious_harm",
-                    "abuse_or_neglect": "suspected",
-                    "categories": ["physical_abuse"],
-                },
-                "child": {"age_years": 2, "sex": "female", "legal_status": "cp_plan"},
-            }
-        )
+        payload = bench_referral(today - timedelta(days=6), with_child=True)
         case = cases_service.create_case(session=session, payload=payload, actor=actor, now=now)
         steps: list[tuple[str, dict[str, Any]]] = [
             ("notify_panel", {"notified_on": (today - timedelta(days=5)).isoformat()}),

@@ -226,6 +226,24 @@ def bench_chair(
     return Chair(partnership=partnership, user=user, token_id=token.id, secret=secret)
 
 
+def bench_referral(became_aware_on: date, *, with_child: bool = False) -> CaseCreate:
+    """The referral every bench opens: serious harm, physical abuse suspected, the incident the
+    day before the local authority became aware of it."""
+    body: dict[str, Any] = {
+        "became_aware_on": became_aware_on.isoformat(),
+        "referring_agency": "police",
+        "incident": {
+            "occurred_on": (became_aware_on - timedelta(days=1)).isoformat(),
+            "outcome": "serious_harm",
+            "abuse_or_neglect": "suspected",
+            "categories": ["physical_abuse"],
+        },
+    }
+    if with_child:
+        body["child"] = {"age_years": 2, "sex": "female", "legal_status": "cp_plan"}
+    return CaseCreate.model_validate(body)
+
+
 def never_called_subscription(partnership_id: uuid.UUID, now: datetime) -> WebhookSubscription:
     """A subscription to every event at an address nothing listens on: each alert gets its
     delivery row, as in service, and no bench waits on a receiver."""
@@ -258,18 +276,7 @@ def make_world(engine: Engine, now: datetime) -> World:
         session.add(never_called_subscription(partnership.id, now))
         session.commit()
         actor = accounts_service.authenticate(session=session, secret=chair.secret, now=now)
-        payload = CaseCreate.model_validate(
-            {
-                "became_aware_on": (london_date(now) - timedelta(days=30)).isoformat(),
-                "referring_agency": "police",
-                "incident": {
-                    "occurred_on": (london_date(now) - timedelta(days=31)).isoformat(),
-                    "outcome": "serious_harm",
-                    "abuse_or_neglect": "suspected",
-                    "categories": ["physical_abuse"],
-                },
-            }
-        )
+        payload = bench_referral(london_date(now) - timedelta(days=30))
         cases = []
         for _ in range(CASES):
             case = cases_service.create_case(session=session, payload=payload, actor=actor, now=now)

@@ -49,7 +49,6 @@ from cspr_engine.audit import chain
 from cspr_engine.audit.models import AccessEvent, AuditEvent
 from cspr_engine.cases import service as cases_service
 from cspr_engine.cases.models import Case
-from cspr_engine.cases.schemas import CaseCreate
 from cspr_engine.db import writer_bind
 from cspr_engine.deadlines.models import Deadline
 from cspr_engine.kit.clock import london_date
@@ -58,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep import (
     DEFAULT_POSTGRES,
     bench_chair,
+    bench_referral,
     never_called_subscription,
     on_each_database,
     release_database,
@@ -107,18 +107,7 @@ def make_world(engine: Engine, now: datetime, count: int) -> World:
         session.add(subscription)
         session.commit()
         actor = accounts_service.authenticate(session=session, secret=secret, now=now)
-        payload = CaseCreate.model_validate(
-            {
-                "became_aware_on": (today - timedelta(days=2)).isoformat(),
-                "referring_agency": "police",
-                "incident": {
-                    "occurred_on": (today - timedelta(days=3)).isoformat(),
-                    "outcome": "serious_harm",
-                    "abuse_or_neglect": "suspected",
-                    "categories": ["physical_abuse"],
-                },
-            }
-        )
+        payload = bench_referral(today - timedelta(days=2))
         cases = []
         for i in range(count):
             case = cases_service.create_case(session=session, payload=payload, actor=actor, now=now)
