@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -37,13 +38,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from cspr_engine.kit.logs import log_config
 
+    # --host and --port are the settings CSPR_HOST and CSPR_PORT for this process, so that
+    # whatever derives from them (the public base URL of links) agrees with where it listens.
+    if args.host:
+        os.environ["CSPR_HOST"] = args.host
+    if args.port:
+        os.environ["CSPR_PORT"] = str(args.port)
+    get_settings.cache_clear()
     _configure_logging()
     settings = get_settings()
+    if settings.bootstrap_admin_token:
+        # The bootstrap admin is written at start-up: that needs the schema in place.
+        from cspr_engine.db import get_engine
+        from cspr_engine.migrations import current_revision, head_revision
+
+        if current_revision(get_engine()) != head_revision():
+            print(
+                "error: refusing to start: the database is not at the latest schema "
+                "(run `cspr-engine migrate` first)",
+                file=sys.stderr,
+            )
+            return 3
     uvicorn.run(
         "cspr_engine.cli:serving_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
         # uvicorn's own lines (its access log too) in the same format, with the same ids.
         log_config=log_config(settings),
@@ -557,6 +577,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from cspr_engine.config import ConfigurationError, describe_refusal
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        # A setting the service cannot run with: one line naming it, and no start.
+        print(f"error: refusing to start: {describe_refusal(exc)}", file=sys.stderr)
+        return 3
     if args.func is cmd_serve:
         # Start-up makes some 250,000 objects that live as long as the process (routes,
         # schemas, tables) and next to no garbage: the cyclic collector would walk them again
@@ -573,6 +603,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CsprError as exc:
         print(f"error: {exc.detail or exc.title}", file=sys.stderr)
         return 2
+    except ConfigurationError as exc:
+        print(f"error: refusing to start: {exc}", file=sys.stderr)
+        return 3
     except (OperationalError, ProgrammingError) as exc:
         # An unreachable or unmigrated database: say so, without a traceback or the URL.
         print(

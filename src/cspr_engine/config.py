@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +51,16 @@ class Settings(BaseSettings):
     # the token is set, and is open when it is not (serve it on the internal network only).
     log_format: str | None = Field(default=None, pattern=r"^(json|text)$")
     metrics_token: str | None = Field(default=None, min_length=16, max_length=200)
-    # Where people reach this service (links in alert e-mails).
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where people reach this service: every absolute link it writes (calendar feeds, alert
+    # e-mails, webhook payloads) starts with it. Unset, it is derived from host and port
+    # (`public_base_url`); production requires it, as https. CSPR_PUBLIC_BASE_URL, its
+    # earlier name, is still read.
+    public_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CSPR_PUBLIC_URL", "CSPR_PUBLIC_BASE_URL", "public_url"),
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=500,
+    )
     # Which start a configurable clock counts from, by clock key (e.g. {"rapid_review":
     # "notified_on"}); a clock not named here uses its workflow's default.
     clock_start_options: dict[str, str] = Field(default_factory=dict)
@@ -97,11 +105,44 @@ class Settings(BaseSettings):
             # Over plain HTTP the session cookie would travel in clear: a production service
             # sits behind TLS, so a Secure cookie costs nothing there. (Tests use plain HTTP.)
             raise ValueError("CSPR_COOKIE_SECURE must be true in production")
+        if self.environment is Environment.production and not (
+            self.public_url and self.public_url.startswith("https://")
+        ):
+            # Alert e-mails and calendar feeds carry links people open: in production they
+            # must name the address people reach, behind TLS, never a derived 127.0.0.1.
+            raise ValueError(
+                "CSPR_PUBLIC_URL must be set to the service's https:// address in production"
+            )
         return self
+
+    @property
+    def public_base_url(self) -> str:
+        """The start of every absolute link, without a trailing slash: CSPR_PUBLIC_URL, or
+        http://HOST:PORT (a wildcard host is reached as 127.0.0.1)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def describe_refusal(exc: ValidationError) -> str:
+    """The settings' faults on one line, each naming its CSPR_ variable, for a refusal to start."""
+    faults = []
+    for error in exc.errors(include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        names = [str(part) for part in error["loc"] if isinstance(part, str)]
+        if names and not message.startswith("CSPR_"):
+            variable = names[0].upper()
+            variable = variable if variable.startswith("CSPR_") else f"CSPR_{variable}"
+            message = f"{variable}: {message}"
+        faults.append(message)
+    return "; ".join(faults)
 
 
 @lru_cache

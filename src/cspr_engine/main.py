@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from cspr_engine import __version__
@@ -53,9 +53,16 @@ def _bootstrap(settings: Settings) -> None:
         created = accounts_service.ensure_bootstrap_admin(
             session=session, secret=settings.bootstrap_admin_token, now=SystemClock().now()
         )
-        session.commit()
-    if created is not None:
-        log.info("bootstrap platform admin created (user %s)", created.id)
+        # Read before the commit: a committed row is expired, and is gone with the session.
+        created_id = created.id if created is not None else None
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another process starting at the same moment created it first: that one stands.
+            session.rollback()
+            created_id = None
+    if created_id is not None:
+        log.info("bootstrap platform admin created (user %s)", created_id)
 
 
 @asynccontextmanager

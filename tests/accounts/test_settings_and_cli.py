@@ -21,6 +21,7 @@ from cspr_engine.db import get_engine
 from tests.factories import Api, assert_problem, sign_in
 
 STRONG = "f3Zq9-Lx2vR7_kWm4Pb8NcT1yHs6Ud0Ae5Gj"
+PUBLIC = "https://cspr.example.org"
 
 
 def settings(**values: Any) -> Settings:
@@ -30,8 +31,33 @@ def settings(**values: Any) -> Settings:
 class TestSettings:
     def test_production_needs_secure_cookies(self) -> None:
         with pytest.raises(ValidationError, match="CSPR_COOKIE_SECURE"):
-            settings(environment="production", cookie_secure=False)
-        assert settings(environment="production", cookie_secure=True).cookie_secure
+            settings(environment="production", cookie_secure=False, public_url=PUBLIC)
+        assert settings(
+            environment="production", cookie_secure=True, public_url=PUBLIC
+        ).cookie_secure
+
+    @pytest.mark.parametrize("public_url", [None, "http://cspr.example.org"])
+    def test_production_needs_an_https_public_url(self, public_url: str | None) -> None:
+        with pytest.raises(ValidationError, match="CSPR_PUBLIC_URL"):
+            settings(environment="production", cookie_secure=True, public_url=public_url)
+
+    def test_the_public_url_is_derived_from_host_and_port_when_unset(self) -> None:
+        assert settings(port=8123).public_base_url == "http://127.0.0.1:8123"
+        assert settings(host="0.0.0.0", port=9000).public_base_url == "http://127.0.0.1:9000"
+        assert settings(host="::1", port=9000).public_base_url == "http://[::1]:9000"
+        chosen = settings(port=8123, public_url="https://cspr.example.org/safeguarding/")
+        assert chosen.public_base_url == "https://cspr.example.org/safeguarding"
+
+    def test_the_earlier_setting_name_is_still_read(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CSPR_PUBLIC_BASE_URL", "https://old-name.example.org")
+        assert settings().public_base_url == "https://old-name.example.org"
+        monkeypatch.setenv("CSPR_PUBLIC_URL", "https://new-name.example.org")
+        assert settings().public_base_url == "https://new-name.example.org"
+
+    @pytest.mark.parametrize("bad", ["cspr.example.org", "ftp://x.example.org", "https://a b"])
+    def test_a_public_url_that_is_no_web_address_is_refused(self, bad: str) -> None:
+        with pytest.raises(ValidationError, match="public_url|CSPR_PUBLIC_URL"):
+            settings(public_url=bad)
 
     @pytest.mark.parametrize("environment", ["development", "test"])
     def test_plain_http_cookies_are_fine_elsewhere(self, environment: str) -> None:
@@ -51,7 +77,12 @@ class TestSettings:
         self, token: str, environment: str
     ) -> None:
         with pytest.raises(ValidationError, match="CSPR_BOOTSTRAP_ADMIN_TOKEN"):
-            settings(environment=environment, cookie_secure=True, bootstrap_admin_token=token)
+            settings(
+                environment=environment,
+                cookie_secure=True,
+                public_url=PUBLIC,
+                bootstrap_admin_token=token,
+            )
 
     def test_a_weak_token_is_tolerated_in_development(self) -> None:
         chosen = settings(environment="development", bootstrap_admin_token="dev")
@@ -59,7 +90,10 @@ class TestSettings:
 
     def test_a_random_token_is_accepted_in_production(self) -> None:
         chosen = settings(
-            environment="production", cookie_secure=True, bootstrap_admin_token=STRONG
+            environment="production",
+            cookie_secure=True,
+            public_url=PUBLIC,
+            bootstrap_admin_token=STRONG,
         )
         assert chosen.bootstrap_admin_token == STRONG
 

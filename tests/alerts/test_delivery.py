@@ -106,7 +106,7 @@ def smtp(configure: Callable[..., Settings]) -> Iterator[Mailbox]:
             smtp_host="127.0.0.1",
             smtp_port=port,
             smtp_from="alerts@cspr.example.org",
-            public_base_url="https://cspr.example.org/",
+            public_url="https://cspr.example.org/",
             webhook_timeout_seconds=5,
         )
         yield mailbox
