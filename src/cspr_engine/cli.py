@@ -285,7 +285,7 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
     print("Users (get an API token with: .venv/bin/cspr-engine admin create-token EMAIL):")
     for email, _name, roles, agency in DEMO_USERS:
         print(f"  {email:<34} {','.join(roles)}{' (' + agency + ')' if agency else ''}")
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.public_base_url
     print(f"Web UI: {base}/ui  Sign in as any user above with the demo password {password}")
     print(f"        (kept in {DEMO_PASSWORD_FILE}).")
     return 0

@@ -249,6 +249,11 @@ def test_a_signed_breach_reaches_a_real_webhook_receiver(
     assert body["data"]["clock"] == "panel_notification"
     assert body["data"]["due_on"] == "2026-06-16"
     assert body["data"]["recipients"] == ["business_unit", "dsp", "panel_chair"]
+    # What was enqueued, and a link to the case at the public base URL (derived from host and
+    # port here, as no CSPR_PUBLIC_URL is set).
+    links = body.pop("links")
+    assert links == {"case": f"http://127.0.0.1:8000/ui/cases/{case['reference']}"}
+    assert links["case"].startswith(get_settings().public_base_url + "/")
     assert body == event.payload
     for field in ("summary", "child", "incident"):
         assert field not in body

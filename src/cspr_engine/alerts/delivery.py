@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from cspr_engine.alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookSubscription
 from cspr_engine.config import Settings
+from cspr_engine.kit import links
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Sender:
             if delivery.channel == "webhook":
                 if subscription is None or subscription.disabled_at is not None:
                     return Outcome(False, error="subscription removed", permanent=True)
-                return self._webhook(subscription, event.payload)
+                return self._webhook(subscription, with_links(self.settings, event.payload))
             if delivery.channel == "email":
                 return self._email(delivery.target, event.payload)
             return Outcome(False, error=f"unknown channel {delivery.channel}")
@@ -149,6 +150,15 @@ class Sender:
         return Outcome(True, status_code=250)
 
 
+def with_links(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as a webhook sends it: with `links.case`, the case's page at the public
+    base URL, so a receiver can take its users straight to the case."""
+    reference = payload.get("case_reference")
+    if not reference:
+        return payload
+    return {**payload, "links": {"case": links.case_page(settings.public_base_url, reference)}}
+
+
 EVENT_WORDS = {
     "deadline.warning": "is due soon",
     "deadline.breached": "has been missed",
@@ -168,7 +178,7 @@ def compose_email(settings: Settings, address: str, payload: dict[str, Any]) -> 
     message["To"] = address
     message["Subject"] = f"{reference}: {what} {words}"
     message["Message-ID"] = f"<{payload['id']}@cspr-engine>"
-    link = f"{settings.public_base_url.rstrip('/')}/ui/cases/{reference}"
+    link = links.case_page(settings.public_base_url, reference)
     lines = [f"Case {reference}: {what} {words}."]
     if "due_on" in data:
         lines.append(f"Due: {data['due_on']} (end of the day, UK time).")

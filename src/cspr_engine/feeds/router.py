@@ -27,6 +27,7 @@ from cspr_engine.feeds.schemas import (
     CalendarFeedList,
     CalendarFeedRead,
 )
+from cspr_engine.kit import links
 from cspr_engine.kit.clock import ClockDep
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_keyset, encode_keyset
 
@@ -89,7 +90,7 @@ def create_calendar_feed(
         name=feed.name,
         user_id=feed.user_id,
         created_at=feed.created_at,
-        url=feed_service.feed_url(settings.public_base_url, secret),
+        url=links.calendar_feed(settings.public_base_url, secret),
     )
     session.commit()
     response.headers.update(NO_STORE)

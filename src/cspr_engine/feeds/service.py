@@ -22,6 +22,7 @@ from cspr_engine.errors import Unprocessable
 from cspr_engine.feeds import ics, repository
 from cspr_engine.feeds.exceptions import FeedRateLimited, FeedUnavailable
 from cspr_engine.feeds.models import CalendarFeed
+from cspr_engine.kit import links
 from cspr_engine.kit.clock import window_wait
 from cspr_engine.workflow import service as workflow_service
 
@@ -38,14 +39,6 @@ UID_DOMAIN = "cspr-engine"
 def _long_date(day: date) -> str:
     """`1 June 2026`, as GOV.UK writes dates."""
     return f"{day.day} {day:%B %Y}"
-
-
-def feed_url(public_base_url: str, secret: str) -> str:
-    return f"{public_base_url.rstrip('/')}/feeds/{secret}.ics"
-
-
-def case_url(public_base_url: str, reference: str) -> str:
-    return f"{public_base_url.rstrip('/')}/ui/cases/{reference}"
 
 
 # -- creating and revoking ----------------------------------------------------------------------
@@ -149,7 +142,7 @@ def events(
         label = clock.label if clock else deadline.key
         breached = status == "breached"
         summary = f"{case.reference}: {label} due" + (" (BREACHED)" if breached else "")
-        url = case_url(public_base_url, case.reference)
+        url = links.case_page(public_base_url, case.reference)
         details = [
             f"Case {case.reference}: {label}.",
             f"Due by the end of {_long_date(deadline.due_on)}."
