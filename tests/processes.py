@@ -63,12 +63,8 @@ def service_env(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a service process: this one's, without any CSPR_ setting but the
     test database's and `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPR_")}
-    env.update(
-        CSPR_DATABASE_URL=database_url,
-        CSPR_ENVIRONMENT="test",
-        PYTHONUNBUFFERED="1",
-        **settings,
-    )
+    env.update(CSPR_DATABASE_URL=database_url, CSPR_ENVIRONMENT="test", PYTHONUNBUFFERED="1")
+    env.update(settings)  # a test may choose any of them, the environment included
     return env
 
 
@@ -157,7 +153,7 @@ def _spawn(args: list[str], env: dict[str, str], logs: Path, name: str) -> tuple
 
 def start_worker(database_url: str, logs: Path, name: str, **settings: str) -> Worker:
     """A `cspr-engine worker` sweeping and delivering every second (not yet ready)."""
-    env = service_env(database_url, CSPR_SWEEP_SECONDS="1", **settings)
+    env = service_env(database_url, **{"CSPR_SWEEP_SECONDS": "1", **settings})
     process, out, err = _spawn(cli_command("worker"), env, logs, name)
     return Worker(name, process, out, err)
 
@@ -168,7 +164,7 @@ def start_server(
     """A `cspr-engine serve` (uvicorn) on 127.0.0.1, its scheduler off (not yet ready)."""
     port = port or free_port()
     env = service_env(
-        database_url, CSPR_SCHEDULER_ENABLED="false", CSPR_LOG_LEVEL="WARNING", **settings
+        database_url, **{"CSPR_SCHEDULER_ENABLED": "false", "CSPR_LOG_LEVEL": "WARNING", **settings}
     )
     args = cli_command("serve", "--host", "127.0.0.1", "--port", str(port))
     process, out, err = _spawn(args, env, logs, name)
