@@ -545,8 +545,12 @@ class TestIfMatch:
             ),
             412,
         )
-        response = patch_action(
+        weak = patch_action(
             api, case["id"], "A1", {"evidence_of_impact": "x"}, **{"If-Match": 'W/"2"'}
+        )
+        assert assert_problem(weak, 412)["current_version"] == 2  # strong comparison only
+        response = patch_action(
+            api, case["id"], "A1", {"evidence_of_impact": "x"}, **{"If-Match": '"2"'}
         )
         assert response.status_code == 200, response.text
         assert response.headers["etag"] == '"3"'

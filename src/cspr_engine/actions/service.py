@@ -54,6 +54,7 @@ from cspr_engine.deadlines.models import Deadline
 from cspr_engine.deadlines.schemas import ExtensionRead
 from cspr_engine.errors import ConcurrentUpdate, FieldError, InvalidData
 from cspr_engine.kit.clock import london_date
+from cspr_engine.kit.http import stale_detail
 from cspr_engine.workflow import service as workflow_service
 from cspr_engine.workflow.definitions import WorkflowDefinition
 
@@ -194,8 +195,7 @@ def update_action(
     (409), the status move (409), the values (422); nothing is written until all pass."""
     if expected_version is not None and action.version not in expected_version:
         raise StaleActionVersion(
-            f"If-Match names version {', '.join(map(str, sorted(expected_version)))}; "
-            f"the action is at version {action.version}.",
+            stale_detail(expected_version, action.version, "action"),
             action_id=str(action.id),
             current_version=action.version,
         )

@@ -19,6 +19,7 @@ from cspr_engine.accounts.schemas import Actor
 from cspr_engine.cases.exceptions import ConcurrentUpdate, StaleVersion
 from cspr_engine.cases.models import Case, CaseReferenceCounter
 from cspr_engine.deadlines.models import Deadline
+from cspr_engine.kit.http import stale_detail
 
 
 def visible(actor: Actor) -> SelectOfScalar[Case]:
@@ -196,10 +197,8 @@ def next_reference_number(session: Session, partnership_id: uuid.UUID, year: int
 def check_precondition(case: Case, expected: frozenset[int] | None) -> None:
     """If-Match is evaluated before anything else about the request (RFC 9110 §13.2.2)."""
     if expected is not None and case.version not in expected:
-        named = ", ".join(str(v) for v in sorted(expected))
-        plural = "s" if len(expected) > 1 else ""
         raise StaleVersion(
-            f"If-Match names version{plural} {named}; the case is at version {case.version}.",
+            stale_detail(expected, case.version, "case"),
             case_id=str(case.id),
             current_version=case.version,
         )

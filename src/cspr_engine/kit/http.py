@@ -20,7 +20,7 @@ IfMatch = Annotated[
     ),
 ]
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,12})"?\s*$')
+_ETAG = re.compile(r'^\s*(W/)?"?(\d{1,12})"?\s*$')
 
 
 def etag(version: int) -> str:
@@ -28,8 +28,9 @@ def etag(version: int) -> str:
 
 
 def parse_if_match(value: str | None) -> frozenset[int] | None:
-    """The versions an If-Match header names (`"4"`, `W/"4"`, `4`, or a list `"3", "4"`);
-    None for no header or `*` (any version)."""
+    """The versions an If-Match header names (`"4"`, `4`, or a list `"3", "4"`); None for no
+    header or `*` (any version). If-Match compares strongly (RFC 9110 13.1.1): a weak tag such
+    as `W/"4"` is well formed but matches no version, so a write naming only weak tags is 412."""
     if value is None or value.strip() == "*":
         return None
     if len(value) > MAX_IF_MATCH:
@@ -37,6 +38,19 @@ def parse_if_match(value: str | None) -> frozenset[int] | None:
     else:
         matches = [_ETAG.match(part) for part in value.split(",")]
         if all(m is not None for m in matches):
-            return frozenset(int(m.group(1)) for m in matches if m is not None)
+            return frozenset(int(m.group(2)) for m in matches if m is not None and not m.group(1))
         message, kind = 'must be an ETag such as "4"', "etag"
     raise InvalidData([FieldError(loc="header.If-Match", message=message, type=kind)])
+
+
+def stale_detail(expected: frozenset[int], current: int, what: str) -> str:
+    """The detail of a 412: which versions If-Match named, and the one `what` is at."""
+    if not expected:
+        return (
+            f"If-Match names only weak ETags (W/...), which never match a write's "
+            f'precondition; send the ETag as it was given, e.g. "{current}". '
+            f"The {what} is at version {current}."
+        )
+    named = ", ".join(str(v) for v in sorted(expected))
+    plural = "s" if len(expected) > 1 else ""
+    return f"If-Match names version{plural} {named}; the {what} is at version {current}."
