@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # How the connection to the SMTP server is protected: `starttls` (upgrade on the submission
+    # port, 587), `tls` (TLS from the first byte, 465) or `none`; unset, `starttls` when
+    # CSPR_SMTP_STARTTLS is true, else `none`. TLS always verifies the server's certificate
+    # and name, against the system's CA store or this bundle (a partnership's private CA).
+    smtp_security: Literal["none", "starttls", "tls"] | None = None
+    smtp_ca_file: Path | None = None
     smtp_from: str = "cspr-engine@localhost"
     # Documents attached to cases: kept here (outside the database), at most this large each.
     documents_dir: Path = Path("var/documents")
@@ -125,6 +132,12 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def smtp_mode(self) -> Literal["none", "starttls", "tls"]:
+        if self.smtp_security is not None:
+            return self.smtp_security
+        return "starttls" if self.smtp_starttls else "none"
 
     @property
     def is_sqlite(self) -> bool:

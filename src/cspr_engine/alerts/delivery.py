@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import smtplib
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,6 +42,15 @@ class Outcome:
     response: str | None = None
     error: str | None = None
     permanent: bool = False  # no retry can succeed (e.g. the subscription was removed)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """A client TLS context that verifies the server's certificate chain and its name, against
+    the system's CA store or CSPR_SMTP_CA_FILE."""
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def signing_key(secret: str) -> bytes:
@@ -137,11 +147,22 @@ class Sender:
         if not settings.smtp_host:
             return Outcome(False, error="no SMTP server configured")
         message = compose_email(settings, address, payload)
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.webhook_timeout_seconds
-        ) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
+        mode = settings.smtp_mode
+        timeout = settings.webhook_timeout_seconds
+        smtp: smtplib.SMTP
+        if mode == "tls":
+            smtp = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=timeout,
+                context=tls_context(settings),
+            )
+        else:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+        with smtp:
+            if mode == "starttls":
+                # Nothing (no sign-in, no alert) is sent until the certificate is verified.
+                smtp.starttls(context=tls_context(settings))
             if settings.smtp_username and settings.smtp_password:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             refused = smtp.send_message(message)
