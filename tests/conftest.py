@@ -66,10 +66,20 @@ def _configured(database_url: str) -> Iterator[None]:
     from cspr_engine.migrations import upgrade_head
     from cspr_engine.workflow.service import get_definitions
 
-    managed = ("CSPR_DATABASE_URL", "CSPR_ENVIRONMENT", "CSPR_SCHEDULER_ENABLED")
+    managed = (
+        "CSPR_DATABASE_URL",
+        "CSPR_ENVIRONMENT",
+        "CSPR_SCHEDULER_ENABLED",
+        "CSPR_ANONYMOUS_REQUESTS_PER_MINUTE",
+    )
     saved = {k: os.environ.get(k) for k in managed}
     os.environ["CSPR_DATABASE_URL"] = database_url
     os.environ["CSPR_ENVIRONMENT"] = "test"
+    # The in-process app is shared by every test, all from one address ("testclient"), and
+    # many tests probe without credentials on purpose: its budget is out of their way. The
+    # default budget is tested on a real server (tests/kit/test_throttle.py), where
+    # service_env leaves it at its default.
+    os.environ["CSPR_ANONYMOUS_REQUESTS_PER_MINUTE"] = "1000000"
     # Tests drive the sweep and the delivery themselves, with their own clock.
     os.environ["CSPR_SCHEDULER_ENABLED"] = "false"
     for cached in (get_settings, get_engine, get_definitions, get_calendar):

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # and a session lasts this many hours from sign-in.
     cookie_secure: bool = False
     session_hours: int = Field(default=8, ge=1, le=168)
+    # Requests without credentials (sign-in and its page, anything probed with no token or
+    # session cookie) one client address may make a minute, before 429; health probes,
+    # metrics and static files are outside it.
+    anonymous_requests_per_minute: int = Field(default=120, ge=1, le=1_000_000)
     # API tokens one user may be given per hour (a stolen session or token cannot mint many).
     token_create_per_hour: int = Field(default=20, ge=1, le=1000)
     scheduler_enabled: bool = True

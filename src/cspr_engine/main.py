@@ -15,6 +15,7 @@ from cspr_engine import __version__
 from cspr_engine.access import policy
 from cspr_engine.access.middleware import AccessLogMiddleware
 from cspr_engine.accounts import service as accounts_service
+from cspr_engine.accounts.dependencies import SESSION_COOKIE
 from cspr_engine.api.openapi import operation_id
 from cspr_engine.api.router import api_router
 from cspr_engine.cases.exceptions import ConcurrentUpdate
@@ -34,6 +35,7 @@ from cspr_engine.kit.headers import SecurityHeadersMiddleware
 from cspr_engine.kit.limits import BodyLimitMiddleware
 from cspr_engine.kit.logs import install_log_filters
 from cspr_engine.kit.requestid import RequestIdMiddleware
+from cspr_engine.kit.throttle import AnonymousBudgetMiddleware
 from cspr_engine.workflow import service as workflow_service
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowances=document_upload.body_allowances(settings),
     )
     app.add_middleware(AccessLogMiddleware)
+    # Requests without credentials, a budget per address, spent before any database work.
+    app.add_middleware(
+        AnonymousBudgetMiddleware,
+        per_minute=settings.anonymous_requests_per_minute,
+        credential_cookies=[SESSION_COOKIE],
+    )
     app.add_middleware(RequestIdMiddleware)
     docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(

@@ -56,7 +56,7 @@ class TestSettings:
 
     @pytest.mark.parametrize("bad", ["cspr.example.org", "ftp://x.example.org", "https://a b"])
     def test_a_public_url_that_is_no_web_address_is_refused(self, bad: str) -> None:
-        with pytest.raises(ValidationError, match="public_url|CSPR_PUBLIC_URL"):
+        with pytest.raises(ValidationError, match=r"public_url|CSPR_PUBLIC_URL"):
             settings(public_url=bad)
 
     @pytest.mark.parametrize("environment", ["development", "test"])

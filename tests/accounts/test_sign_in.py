@@ -18,9 +18,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlmodel import Session
 
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.dependencies import SESSION_COOKIE
+from cspr_engine.accounts.models import SignInAttempt
 from cspr_engine.config import get_settings
 from cspr_engine.db import get_engine
 from cspr_engine.errors import Unprocessable
@@ -133,7 +135,7 @@ class TestSignIn:
         assert stored["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
         assert all(secret not in str(value) for value in stored.values())
 
-    def test_every_attempt_is_recorded(self, api: Api, client: TestClient) -> None:
+    def test_every_checked_attempt_is_recorded(self, api: Api, client: TestClient) -> None:
         set_password(CHAIR)
         sign_in(client, CHAIR, "wrong password!")
         sign_in(client, "Chair@TW.example")
@@ -376,17 +378,23 @@ class TestBackoff:
         body = assert_problem(sixth, 429, "/problems/sign-in-backoff")
         assert sixth.headers["retry-after"] == "60"
         assert body["retry_after"] == 60
-        # The right password is not even checked while backing off, and the wait grows.
+        # The right password is not even checked while backing off; a refusal writes nothing,
+        # so a flood of them neither writes nor makes the wait longer.
         seventh = sign_in(client, CHAIR)
         assert_problem(seventh, 429, "/problems/sign-in-backoff")
-        assert seventh.headers["retry-after"] == "120"
+        assert seventh.headers["retry-after"] == "60"
         assert "set-cookie" not in seventh.headers
         attempts = rows("SELECT succeeded FROM sign_in_attempts WHERE email = :e", e=CHAIR)
-        assert len(attempts) == 7
+        assert len(attempts) == 5
         assert not any(a["succeeded"] for a in attempts)
+        # Each failure checked after a wait doubles the next wait.
         clock.set(NOW + timedelta(seconds=60))
-        assert sign_in(client, CHAIR).headers["retry-after"] == "180"
-        # Once the window has passed without failures, the right password works again.
+        self.fail(client, 1)
+        assert sign_in(client, CHAIR).headers["retry-after"] == "120"
+        clock.set(NOW + timedelta(seconds=180))
+        self.fail(client, 1)
+        assert sign_in(client, CHAIR).headers["retry-after"] == "240"
+        # Once the failures have left the window, the right password works again.
         clock.set(NOW + timedelta(minutes=16))
         assert sign_in(client, CHAIR).status_code == 200
 
@@ -394,11 +402,14 @@ class TestBackoff:
         self, api: Api, client: TestClient, clock: FixedClock
     ) -> None:
         set_password(CHAIR)
-        self.fail(client, 5)
-        for _ in range(10):
-            response = sign_in(client, CHAIR)
-            assert response.status_code == 429
-            assert int(response.headers["retry-after"]) <= 15 * 60
+        with Session(get_engine()) as session:  # twelve failures, all just now
+            for _ in range(12):
+                session.add(
+                    SignInAttempt(email=CHAIR, client="testclient", succeeded=False, at=NOW)
+                )
+            session.commit()
+        response = sign_in(client, CHAIR)
+        assert_problem(response, 429, "/problems/sign-in-backoff")
         assert response.headers["retry-after"] == str(15 * 60)
 
     def test_once_the_wait_is_over_one_attempt_is_checked(
@@ -428,6 +439,22 @@ class TestBackoff:
         set_password("business@tw.example")
         self.fail(client, 5)
         assert_problem(sign_in(client, CHAIR), 429)
+        assert sign_in(client, "business@tw.example").status_code == 200
+
+    def test_one_address_failing_for_many_e_mails_waits_too(
+        self, api: Api, client: TestClient, clock: FixedClock
+    ) -> None:
+        """One password tried against many accounts, or many unknown e-mails, from one
+        address: after twenty failures in the window that address waits, whatever the
+        e-mail, even one with no failures of its own."""
+        set_password("business@tw.example")
+        for n in range(20):
+            assert_problem(sign_in(client, f"someone{n}@tw.example", "Summer2026!"), 401)
+        refused = sign_in(client, "business@tw.example")
+        body = assert_problem(refused, 429, "/problems/sign-in-backoff")
+        assert body["retry_after"] == 60
+        assert "from this address in all" in body["detail"]
+        clock.set(NOW + timedelta(seconds=61))
         assert sign_in(client, "business@tw.example").status_code == 200
 
 

@@ -74,7 +74,10 @@ class SignInAttempt(SQLModel, table=True):
     """Failed and successful sign-ins, for backoff after repeated failures (by e-mail)."""
 
     __tablename__ = "sign_in_attempts"
-    __table_args__ = (Index("ix_sign_in_attempts_email_at", "email", "at"),)
+    __table_args__ = (
+        Index("ix_sign_in_attempts_email_at", "email", "at"),
+        Index("ix_sign_in_attempts_client_at", "client", "at"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(max_length=320)

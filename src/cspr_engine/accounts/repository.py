@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, text, tuple_
 from sqlmodel import Session, col, select
@@ -149,17 +150,42 @@ def open_web_sessions(session: Session, *, user_id: uuid.UUID) -> list[WebSessio
     )
 
 
+def _from(client: str | None) -> Any:
+    return (
+        col(SignInAttempt.client).is_(None)
+        if client is None
+        else col(SignInAttempt.client) == client
+    )
+
+
 def recent_attempts(
-    session: Session, *, email: str, since: datetime, limit: int
+    session: Session, *, email: str, client: str | None, since: datetime, limit: int
 ) -> list[tuple[datetime, bool]]:
-    """The latest sign-in attempts for an e-mail after `since`, newest first."""
+    """The latest sign-in attempts for an e-mail from one address after `since`, newest
+    first."""
     rows = session.exec(
         select(col(SignInAttempt.at), col(SignInAttempt.succeeded))
-        .where(col(SignInAttempt.email) == email, col(SignInAttempt.at) > since)
+        .where(col(SignInAttempt.email) == email, _from(client), col(SignInAttempt.at) > since)
         .order_by(col(SignInAttempt.at).desc())
         .limit(limit)
     )
     return [(at, succeeded) for at, succeeded in rows]
+
+
+def recent_failures_from(
+    session: Session, *, client: str | None, since: datetime, limit: int
+) -> list[datetime]:
+    """When the latest failed sign-ins from one address (any e-mail) after `since` were,
+    newest first."""
+    rows = session.exec(
+        select(col(SignInAttempt.at))
+        .where(
+            _from(client), col(SignInAttempt.succeeded).is_(False), col(SignInAttempt.at) > since
+        )
+        .order_by(col(SignInAttempt.at).desc())
+        .limit(limit)
+    )
+    return list(rows)
 
 
 def serialise_on(session: Session, key: str) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlmodel import Session
 
-from cspr_engine.accounts import repository
+from cspr_engine.accounts import repository, signing_in
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.dependencies import SESSION_COOKIE, ActorDep, SettingsDep
 from cspr_engine.accounts.exceptions import (
@@ -382,34 +382,27 @@ def sign_in(
     body: SignInRequest,
     request: Request,
     response: Response,
-    session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> SignedIn:
+    # Its own two short transactions (accounts.signing_in), not the request's session.
     now = clock.now()
-    try:
-        user, web_session, secret = accounts_service.sign_in(
-            session=session,
-            email=body.email,
-            password=body.password,
-            client=request.client.host if request.client else None,
-            now=now,
-            session_hours=settings.session_hours,
-            previous_secret=request.cookies.get(SESSION_COOKIE),
-        )
-    except (SignInFailed, SignInBackoff):
-        session.commit()  # the refused attempt stays on record: the backoff counts it
-        raise
-    shown = SignedIn(
-        user=_user_read(user, repository.partnership_code(session, user.partnership_id)),
-        csrf_token=web_session.csrf_token,
-        expires_at=web_session.expires_at,
+    done = signing_in.sign_in(
+        email=body.email,
+        password=body.password,
+        client=request.client.host if request.client else None,
+        now=now,
+        session_hours=settings.session_hours,
+        previous_secret=request.cookies.get(SESSION_COOKIE),
     )
-    session.commit()
-    seconds = int((web_session.expires_at - now).total_seconds())
-    _set_session_cookie(response, secret, seconds, settings)
+    seconds = int((done.web_session.expires_at - now).total_seconds())
+    _set_session_cookie(response, done.secret, seconds, settings)
     response.headers.update(NO_STORE)
-    return shown
+    return SignedIn(
+        user=_user_read(done.user, done.partnership_code),
+        csrf_token=done.web_session.csrf_token,
+        expires_at=done.web_session.expires_at,
+    )
 
 
 @router.post(

@@ -9,6 +9,10 @@ import math
 import secrets
 import threading
 import uuid
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -50,6 +54,8 @@ PLATFORM_ADMIN_EMAIL = "platform-admin@localhost"
 SIGN_IN_WINDOW = timedelta(minutes=15)
 SIGN_IN_FREE_FAILURES = 5
 SIGN_IN_FIRST_WAIT = timedelta(minutes=1)
+# Failed sign-ins one address may make in the window, whatever the e-mail, before it waits.
+ADDRESS_FREE_FAILURES = 20
 
 # argon2id with the library's defaults (RFC 9106's second recommended profile, 64 MiB).
 _hasher = PasswordHasher()
@@ -306,60 +312,122 @@ def set_password(*, session: Session, user: User, password: str, now: datetime) 
     session.flush()
 
 
-def sign_in_wait(*, session: Session, email: str, now: datetime) -> timedelta | None:
-    """How long sign-ins for `email` must still wait, or None when one may be tried now."""
-    recent = repository.recent_attempts(
-        session, email=email, since=now - SIGN_IN_WINDOW, limit=SIGN_IN_FREE_FAILURES + 8
-    )
-    failures: list[datetime] = []
-    for at, succeeded in recent:
-        if succeeded:  # a successful sign-in starts the count afresh
-            break
-        failures.append(at)
-    if len(failures) < SIGN_IN_FREE_FAILURES:
+def _backoff(failures: list[datetime], free: int, now: datetime) -> timedelta | None:
+    """The wait after `failures` (newest first): none for the first `free`, then one that
+    doubles with each further failure, from the latest, never longer than the window."""
+    if len(failures) < free:
         return None
-    doublings = len(failures) - SIGN_IN_FREE_FAILURES
-    wait = min(SIGN_IN_WINDOW, SIGN_IN_FIRST_WAIT * 2**doublings)
+    wait = min(SIGN_IN_WINDOW, SIGN_IN_FIRST_WAIT * 2 ** (len(failures) - free))
     until = failures[0] + wait
     return until - now if until > now else None
 
 
-def sign_in(
-    *,
-    session: Session,
-    email: str,
-    password: str,
-    client: str | None,
-    now: datetime,
-    session_hours: int,
-    previous_secret: str | None = None,
-) -> tuple[User, WebSession, str]:
-    """Check an e-mail and password and open a web session; returns the user, the session and
-    the cookie's secret (only its hash is kept). Every attempt is recorded, refused ones too:
-    the caller must commit after SignInFailed or SignInBackoff as well."""
-    email = normalise_email(email)[:320]
-    repository.serialise_on(session, f"sign-in:{email}")
-    wait = sign_in_wait(session=session, email=email, now=now)
-    attempt = SignInAttempt(
-        email=email, client=client[:64] if client else None, succeeded=False, at=now
+def sign_in_wait(
+    *, session: Session, email: str, client: str | None, now: datetime
+) -> timedelta | None:
+    """How long a sign-in for `email` from the address `client` must still wait, or None when
+    one may be tried now. Two counts, both only of attempts that were checked: failures for
+    this e-mail from this address (a success from it starts them afresh), so an attacker
+    elsewhere cannot lock the person out; and failures from this address for any e-mail, so
+    one address cannot try one password against many accounts, or many unknown e-mails."""
+    since = now - SIGN_IN_WINDOW
+    recent = repository.recent_attempts(
+        session, email=email, client=client, since=since, limit=SIGN_IN_FREE_FAILURES + 8
     )
-    session.add(attempt)
+    failures: list[datetime] = []
+    for at, succeeded in recent:
+        if succeeded:
+            break
+        failures.append(at)
+    from_address = repository.recent_failures_from(
+        session, client=client, since=since, limit=ADDRESS_FREE_FAILURES + 8
+    )
+    waits = [
+        w
+        for w in (
+            _backoff(failures, SIGN_IN_FREE_FAILURES, now),
+            _backoff(from_address, ADDRESS_FREE_FAILURES, now),
+        )
+        if w is not None
+    ]
+    return max(waits) if waits else None
+
+
+@dataclass(frozen=True)
+class SignInCheck:
+    """What the reading half of a sign-in found: who it is for, and whether the password
+    matched an active person's."""
+
+    email: str
+    client: str | None
+    user_id: uuid.UUID | None  # None: the e-mail, the password or the account would not do
+    new_hash: str | None = None  # the password hashed again at today's cost, when it needs it
+
+
+_attempt_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_attempt_locks_guard = threading.Lock()
+
+
+@contextmanager
+def attempt_lock(email: str, client: str | None) -> Iterator[None]:
+    """One sign-in at a time for an e-mail from an address, in this process, from its check to
+    its record: parallel attempts cannot all pass the backoff before any failure is recorded.
+    (Across processes, each may check one more attempt at the same moment.)"""
+    key = f"{normalise_email(email)[:320]}\n{client or ''}"
+    with _attempt_locks_guard:
+        lock = _attempt_locks.get(key)
+        if lock is None:
+            lock = _attempt_locks[key] = threading.Lock()
+    with lock:
+        yield
+
+
+def check_sign_in(
+    *, session: Session, email: str, password: str, client: str | None, now: datetime
+) -> SignInCheck:
+    """The reading half of a sign-in, which writes nothing: the backoff first (SignInBackoff,
+    and the password is not even looked at), then the password. A flood of refused attempts
+    costs a read each, and the password check (argon2, a third of a second) holds no write
+    open: on SQLite that would hold the one write lock from every other user."""
+    email = normalise_email(email)[:320]
+    client = client[:64] if client else None
+    wait = sign_in_wait(session=session, email=email, client=client, now=now)
     if wait is not None:
-        # The password is not even looked at while backing off.
         log.info("sign-in refused: backing off after repeated failures")
         raise SignInBackoff(
-            "Too many failed sign-ins for this e-mail address; wait before trying again.",
+            "Too many failed sign-ins from this address for this e-mail address, or from "
+            "this address in all; wait before trying again.",
             retry_after=math.ceil(wait.total_seconds()),
         )
     user = repository.user_by_email(session, email)
     matches = _password_matches(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active or user.is_service_account:
+        return SignInCheck(email, client, None)
+    assert user.password_hash is not None
+    rehash = hash_password(password) if _hasher.check_needs_rehash(user.password_hash) else None
+    return SignInCheck(email, client, user.id, rehash)
+
+
+def record_sign_in(
+    *,
+    session: Session,
+    check: SignInCheck,
+    now: datetime,
+    session_hours: int,
+    previous_secret: str | None = None,
+) -> tuple[User, WebSession, str]:
+    """The writing half: the attempt is recorded, and a matched one opens a web session;
+    returns the user, the session and the cookie's secret (only its hash is kept). A failed
+    attempt raises SignInFailed once it is added: the caller commits then as well."""
+    attempt = SignInAttempt(email=check.email, client=check.client, succeeded=False, at=now)
+    session.add(attempt)
+    user = session.get(User, check.user_id) if check.user_id is not None else None
+    if user is None or not user.is_active:
         log.info("sign-in failed")
         raise SignInFailed()
     attempt.succeeded = True
-    assert user.password_hash is not None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if check.new_hash is not None:
+        user.password_hash = check.new_hash
     if previous_secret:
         # A fresh session on every sign-in; the one the browser held before is ended, so a
         # planted cookie cannot be carried into a signed-in session.
