@@ -5,19 +5,41 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency bench-startup check lint fmt openapi openapi-check revision clean
+.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency bench-startup check lint fmt openapi openapi-check revision lock clean
+
+# Exactly the locked versions, hash-checked (requirements/runtime.txt for the service,
+# requirements/test.txt for the tests; `make lock` writes them), then the project itself.
+# pip is pinned here, uv (which writes the locks) too.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.10
+LOCKS := requirements
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(STAMP): $(LOCKS)/runtime.txt pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCKS)/runtime.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-$(TEST_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test]'
+$(TEST_STAMP): $(LOCKS)/test.txt $(STAMP)
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCKS)/test.txt
 	@touch $@
+
+## Refresh every lock for Python 3.11 on Linux: runtime.txt from pyproject.toml, test.txt from
+## its test extras within runtime.txt's pins, and requirements/NAME.txt from each NAME.in.
+## A pin pyproject.toml still allows is kept; `make lock UPGRADE=1` takes the newest allowed.
+LOCK_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform linux --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(LOCK_COMPILE) pyproject.toml -o $(LOCKS)/runtime.txt
+	$(LOCK_COMPILE) pyproject.toml --extra test -c $(LOCKS)/runtime.txt -o $(LOCKS)/test.txt
+	@for source in $(wildcard $(LOCKS)/*.in); do \
+		echo "uv pip compile $$source -o $${source%.in}.txt"; \
+		$(LOCK_COMPILE) $$source -o $${source%.in}.txt || exit 1; \
+	done
 
 install: $(STAMP)
 

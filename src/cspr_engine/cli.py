@@ -115,6 +115,16 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
+    from cspr_engine.resources import CHECKOUT
+
+    if CHECKOUT is None:
+        # The committed document is the repository's: an installed package has none to compare.
+        print(
+            "error: `cspr-engine openapi` writes and checks the repository's "
+            "openapi/openapi.json: run it in a checkout (an editable install)",
+            file=sys.stderr,
+        )
+        return 2
     from cspr_engine.api.openapi import SPEC_PATH, render
     from cspr_engine.main import create_app
 

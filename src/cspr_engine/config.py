@@ -11,7 +11,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# PROJECT_ROOT, the checkout of an editable install, stays importable from here too.
+from cspr_engine.resources import PROJECT_ROOT as PROJECT_ROOT
+from cspr_engine.resources import WORKFLOWS_DIR
+
 # Words that mark a secret as a placeholder someone forgot to replace.
 _PLACEHOLDER = re.compile(r"change|default|example|password|secret|placeholder", re.IGNORECASE)
 
@@ -48,7 +51,7 @@ class Settings(BaseSettings):
     token_create_per_hour: int = Field(default=20, ge=1, le=1000)
     scheduler_enabled: bool = True
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
-    workflows_dir: Path = PROJECT_ROOT / "workflows"
+    workflows_dir: Path = WORKFLOWS_DIR
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
     # Issue #7 (observability): log lines as JSON objects or text (unset: JSON in production,

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
 
-from cspr_engine.config import PROJECT_ROOT
+from cspr_engine.resources import ALEMBIC_INI, MIGRATIONS_DIR
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Alembic's defaults, which migrations/env.py keeps.
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 VERSION_TABLE = "alembic_version"
@@ -27,8 +26,11 @@ VERSION_TABLE = "alembic_version"
 def alembic_config(*, quiet: bool = False) -> Config:
     from alembic.config import Config
 
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # The package is imported already: the ini's `prepend_sys_path = src` is for the `alembic`
+    # command run in a checkout, and would put a `src` of the working directory first.
+    config.set_main_option("prepend_sys_path", "")
     config.attributes["configure_logging"] = not quiet
     return config
 
