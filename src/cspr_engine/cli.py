@@ -67,6 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         # uvicorn's own lines (its access log too) in the same format, with the same ids.
         log_config=log_config(settings),
+        # The client's address and scheme from X-Forwarded-For/-Proto only when the proxy
+        # named in CSPR_FORWARDED_ALLOW_IPS sent them; unset, the connection's own.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/cspr.db"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Whose X-Forwarded-For and X-Forwarded-Proto `serve` believes: the reverse proxy's
+    # addresses or networks, comma-separated (deploy/nginx connects from 127.0.0.2 for this);
+    # unset, nobody's. Any client can write those headers, and uvicorn's own default would
+    # believe every process on the host (127.0.0.1): a proxy that sets them itself is named.
+    forwarded_allow_ips: str = Field(default="", max_length=1000)
     environment: Environment = Environment.development
     bootstrap_admin_token: str | None = None
     # Web sign-in: the session cookie is `Secure` when this is set (production requires it),
@@ -101,6 +107,17 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        # uvicorn would take an entry it cannot parse as a name no client ever has: a typo
+        # would trust nobody without a word, so it stops the start instead.
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)
+        return ",".join(entries)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
