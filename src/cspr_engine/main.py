@@ -16,6 +16,7 @@ from cspr_engine.access import policy
 from cspr_engine.access.middleware import AccessLogMiddleware
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.dependencies import SESSION_COOKIE
+from cspr_engine.accounts.exceptions import EmailTaken
 from cspr_engine.api.openapi import operation_id
 from cspr_engine.api.router import api_router
 from cspr_engine.cases.exceptions import ConcurrentUpdate
@@ -52,15 +53,17 @@ def _bootstrap(settings: Settings) -> None:
     if not settings.bootstrap_admin_token:
         return
     with Session(get_engine()) as session:
-        created = accounts_service.ensure_bootstrap_admin(
-            session=session, secret=settings.bootstrap_admin_token, now=SystemClock().now()
-        )
-        # Read before the commit: a committed row is expired, and is gone with the session.
-        created_id = created.id if created is not None else None
         try:
+            created = accounts_service.ensure_bootstrap_admin(
+                session=session, secret=settings.bootstrap_admin_token, now=SystemClock().now()
+            )
+            # Read before the commit: a committed row is expired, and is gone with the session.
+            created_id = created.id if created is not None else None
             session.commit()
-        except IntegrityError:
-            # Another process starting at the same moment created it first: that one stands.
+        except (IntegrityError, EmailTaken):
+            # Another process starting at the same moment (the two web units of
+            # docs/deployment.md) created it first, and its row met ours at the insert
+            # (EmailTaken) or at the commit: that one stands.
             session.rollback()
             created_id = None
     if created_id is not None:
