@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test assets browser screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency bench-startup check lint fmt openapi openapi-check revision lock clean
+.PHONY: install install-test assets browser proxy screenshots run serve migrate seed test test-postgres bench bench-backup bench-transitions bench-sweep-scaling bench-latency bench-startup check lint fmt openapi openapi-check revision lock clean
 
 # Exactly the locked versions, hash-checked (requirements/runtime.txt for the service,
 # requirements/test.txt for the tests; `make lock` writes them), then the project itself.
@@ -68,6 +68,15 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	@$(CHROMIUM) --version
+
+# The deployment test's reverse proxy and throwaway certificates (tests/deployment): Debian's
+# nginx and openssl.
+NGINX ?= /usr/sbin/nginx
+proxy:
+	@{ test -x $(NGINX) && command -v openssl >/dev/null; } || { \
+		echo "installing Debian's nginx and openssl for the deployment test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light openssl >/dev/null; }
+	@$(NGINX) -v
 
 install-test: $(TEST_STAMP)
 

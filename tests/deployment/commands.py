@@ -39,7 +39,7 @@ def _script(text: str) -> str:
 
 
 SCRIPTS: dict[str, str] = {
-    "token": "openssl rand -base64 33",
+    "token": "openssl rand -hex 24",
     "check": "cspr-engine check-workflows",
     "nginx": "nginx -t",
     "ready": f"curl -fsS {PUBLIC_URL}/readyz",
@@ -65,6 +65,12 @@ curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" http://127.0.0.1:8002/metric
     "backup": f"cspr-engine admin backup {BACKUPS}/cspr-engine-$(date +%F).dump",
     "migrate": "cspr-engine migrate",
 }
+# The PostgreSQL role and database of docs/deployment.md, as its ```sql block has them.
+ROLE = "cspr_engine"
+SQL = _script("""
+CREATE ROLE cspr_engine LOGIN PASSWORD 'changeme' CONNECTION LIMIT 80;
+CREATE DATABASE cspr_engine OWNER cspr_engine;
+""")
 # The partnership and its administrator that "first partnership" makes.
 PARTNERSHIP = "LSCP"
 PARTNERSHIP_ADMIN = "admin@lscp.example.org"
