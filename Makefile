@@ -59,7 +59,21 @@ $(ASSETS)/app.css: $(NPM_STAMP) $(wildcard $(WEB)/scss/*.scss)
 	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(ASSETS)/
 	cp -r node_modules/govuk-frontend/dist/govuk/assets/images $(ASSETS)/govuk/
 
-assets: $(ASSETS)/app.css
+# The API documentation's (/docs, /redoc: api/docs.py), served from here, not from a CDN.
+# ReDoc's sidebar shows a logo it loads from its maker's CDN: that one URL becomes an empty
+# data: URI, so the page asks nothing of any other host (the image hides itself).
+DOCS := $(ASSETS)/docs
+REDOC_LOGO := https://cdn.redoc.ly/redoc/logo-mini.svg
+$(DOCS)/redoc.standalone.js: $(NPM_STAMP)
+	@mkdir -p $(DOCS)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(DOCS)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt node_modules/swagger-ui-dist/LICENSE $(DOCS)/
+	cp node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt $(DOCS)/
+	sed 's|$(REDOC_LOGO)|data:,|' node_modules/redoc/bundles/redoc.standalone.js > $@.tmp
+	@! grep -q 'cdn\.redoc\.ly' $@.tmp || { echo "redoc.standalone.js still names its CDN"; exit 1; }
+	mv $@.tmp $@
+
+assets: $(ASSETS)/app.css $(DOCS)/redoc.standalone.js
 
 # The browser the web UI tests drive: Debian's chromium (Playwright never downloads one).
 CHROMIUM ?= /usr/bin/chromium

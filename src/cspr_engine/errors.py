@@ -204,10 +204,9 @@ def error_responses(*errors: type[CsprError]) -> dict[int | str, dict[str, Any]]
         by_status.setdefault(err.status, []).append(err.title)
     return {
         status: {
-            "model": Problem,
             "description": "; ".join(dict.fromkeys(titles)),
-            # `model` registers Problem (FastAPI files it under the route's own media type);
-            # the media type these errors are actually sent as needs the schema too.
+            # The one media type an error is sent as. No `model`: FastAPI would list the
+            # route's own media type too (api.openapi adds the Problem schema).
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status, titles in sorted(by_status.items())

@@ -17,6 +17,8 @@ from cspr_engine.access.middleware import AccessLogMiddleware
 from cspr_engine.accounts import service as accounts_service
 from cspr_engine.accounts.dependencies import SESSION_COOKIE
 from cspr_engine.accounts.exceptions import EmailTaken
+from cspr_engine.api import docs as api_docs
+from cspr_engine.api.openapi import install as install_openapi
 from cspr_engine.api.openapi import operation_id
 from cspr_engine.api.router import api_router
 from cspr_engine.cases.exceptions import ConcurrentUpdate
@@ -32,6 +34,7 @@ from cspr_engine.errors import (
 )
 from cspr_engine.health.router import router as health_router
 from cspr_engine.kit.clock import SystemClock
+from cspr_engine.kit.head import HeadAsGetMiddleware
 from cspr_engine.kit.headers import SecurityHeadersMiddleware
 from cspr_engine.kit.limits import BodyLimitMiddleware
 from cspr_engine.kit.logs import install_log_filters
@@ -104,7 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # Served by api.docs from this origin's own copies (FastAPI's pages load a CDN's).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    install_openapi(app)
     app.state.settings = settings
     install_handlers(app)
 
@@ -133,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last: security headers on everything; the request id known to everything
     # inside; the access log row written once the request (and its transaction) is over.
+    # Innermost, around the routes: HEAD runs as a GET wherever GET does (kit.head).
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -147,10 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         credential_cookies=[SESSION_COOKIE],
     )
     app.add_middleware(RequestIdMiddleware)
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(
         SecurityHeadersMiddleware,
-        docs_paths=[p for p in docs_paths if p],
+        docs_paths=api_docs.PATHS,
         # Behind TLS (the session cookie is Secure): browsers are told to keep to HTTPS.
         hsts=settings.cookie_secure,
     )
@@ -161,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(api_docs.router)
     _mount_web(app)
     return app
 

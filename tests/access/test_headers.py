@@ -66,15 +66,22 @@ def test_health_checks_carry_them(client: TestClient) -> None:
         assert_secure(response, PAGE_CSP, api=False)
 
 
-def test_the_docs_get_a_policy_that_lets_them_load(client: TestClient) -> None:
-    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+def test_the_docs_get_a_policy_that_lets_them_load_from_this_origin_only(
+    client: TestClient,
+) -> None:
+    for path in ("/docs", "/redoc"):
         response = client.get(path)
         assert response.status_code == 200
         assert_secure(response, DOCS_CSP, api=False)
-    page = client.get("/docs").text
-    # What Swagger UI loads is allowed: the CDN's script and style, and the spec itself.
-    assert "https://cdn.jsdelivr.net/" in page
-    assert "cdn.jsdelivr.net" in DOCS_CSP
+        # What the pages load is this origin's: no other host is named, no inline script.
+        assert "http" not in response.text, path
+        assert "<script>" not in response.text, path
+        assert '<script src="/ui/static/' in response.text, path
+    # No OAuth2 redirect page: the API takes tokens and the session cookie, not OAuth2.
+    assert client.get("/docs/oauth2-redirect").status_code == 404
+    assert "http" not in DOCS_CSP
+    assert "script-src 'self';" in DOCS_CSP
+    assert "unsafe-eval" not in DOCS_CSP
     assert "connect-src 'self'" in DOCS_CSP
     assert "frame-ancestors 'none'" in DOCS_CSP
     assert_secure(client.get("/openapi.json"), PAGE_CSP, api=False)

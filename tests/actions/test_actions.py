@@ -124,7 +124,7 @@ class TestCreate:
         assert (clock_a2.subject_agency, clock_a2.due_on) == ("health", date(2026, 9, 30))
         # The case's clocks list them too.
         shown = api.client.get(f"/api/v1/cases/{cid}/deadlines", headers=api.headers("qpd"))
-        assert [d["due_on"] for d in shown.json() if d["key"] == "action_due"] == [
+        assert [d["due_on"] for d in shown.json()["items"] if d["key"] == "action_due"] == [
             "2026-07-31",
             "2026-09-30",
         ]

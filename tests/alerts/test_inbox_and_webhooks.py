@@ -215,7 +215,9 @@ def listed(api: Api, who: str = "admin", partnership: str = "TW") -> list[dict[s
     assert response.status_code == 200, response.text
     assert SECRET not in response.text
     assert "secret" not in response.text
-    return list(response.json())
+    body = response.json()
+    assert body["next_cursor"] is None
+    return list(body["items"])
 
 
 def subscription_count() -> int:
@@ -263,6 +265,36 @@ def test_an_admin_creates_lists_and_deletes_subscriptions(api: Api, clock: Fixed
     assert_problem(response, 422)
 
 
+def test_the_subscriptions_page_with_a_cursor(api: Api, clock: FixedClock) -> None:
+    # Three made at one instant (ties broken by id), two later: oldest first.
+    made = [create(api, url=f"https://partner.example.org/{n}")[1]["id"] for n in range(3)]
+    clock.set(NOW + timedelta(minutes=1))
+    made += [create(api, url=f"https://partner.example.org/late/{n}")[1]["id"] for n in range(2)]
+    everything = [s["id"] for s in listed(api)]
+    assert sorted(everything[:3]) == sorted(made[:3])
+    assert sorted(everything[3:]) == sorted(made[3:])
+    for limit, sizes in ((1, [1] * 5), (2, [2, 2, 1]), (5, [5]), (6, [5])):
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            response = api.client.get(
+                "/api/v1/webhooks",
+                params={"limit": limit, **({"cursor": cursor} if cursor else {})},
+                headers=api.headers("admin"),
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            pages.append([s["id"] for s in body["items"]])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert [len(p) for p in pages] == sizes, limit
+        assert [i for p in pages for i in p] == everything, limit
+    for params in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 501}):
+        response = api.client.get("/api/v1/webhooks", params=params, headers=api.headers("admin"))
+        assert_problem(response, 422)
+
+
 def test_only_an_admin_manages_subscriptions(api: Api) -> None:
     status, sub = create(api)
     assert status == 201
@@ -306,9 +338,9 @@ def test_a_platform_admin_names_the_partnership(
     response = api.client.get("/api/v1/webhooks", headers=platform_admin)
     assert_problem(response, 422, "/problems/invalid-query")
     response = api.client.get("/api/v1/webhooks?partnership=OT", headers=platform_admin)
-    assert [s["id"] for s in response.json()] == [made["id"]]
+    assert [s["id"] for s in response.json()["items"]] == [made["id"]]
     response = api.client.get("/api/v1/webhooks?partnership=TW", headers=platform_admin)
-    assert response.json() == []
+    assert response.json() == {"items": [], "next_cursor": None}
     # The partnership's own admin sees it too; the other's does not.
     assert [s["id"] for s in listed(api, partnership="OT")] == [made["id"]]
     assert listed(api, partnership="TW") == []

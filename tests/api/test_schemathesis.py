@@ -141,8 +141,7 @@ def seed(api: Api, platform_token: str) -> Seeded:
             headers=tw("chair"),
         )
     )
-    clocks = api.client.get(f"/api/v1/cases/{mid}/deadlines", headers=tw("chair")).json()
-    clocks = clocks["items"] if isinstance(clocks, dict) else clocks
+    clocks = api.client.get(f"/api/v1/cases/{mid}/deadlines", headers=tw("chair")).json()["items"]
     webhook = _created(
         api.client.post(
             "/api/v1/webhooks",

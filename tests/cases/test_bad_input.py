@@ -524,12 +524,13 @@ def test_unknown_route_is_404_problem(api: Api, baseline: str, method: str, path
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("DELETE", "/api/v1/cases", {"GET", "POST"}),
-        ("PUT", "/api/v1/cases", {"GET", "POST"}),
-        ("DELETE", "/api/v1/cases/{id}", {"GET"}),
-        ("PATCH", "/api/v1/cases/{id}", {"GET"}),
-        ("PUT", "/api/v1/cases/{id}/transitions", {"GET", "POST"}),
-        ("DELETE", "/api/v1/cases/{id}/events", {"GET"}),
+        # HEAD wherever GET is (kit.head).
+        ("DELETE", "/api/v1/cases", {"GET", "HEAD", "POST"}),
+        ("PUT", "/api/v1/cases", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/api/v1/cases/{id}", {"GET", "HEAD"}),
+        ("PATCH", "/api/v1/cases/{id}", {"GET", "HEAD"}),
+        ("PUT", "/api/v1/cases/{id}/transitions", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/api/v1/cases/{id}/events", {"GET", "HEAD"}),
     ],
 )
 def test_wrong_method_is_405_problem(
@@ -543,6 +544,7 @@ def test_wrong_method_is_405_problem(
     offered = {m.strip() for m in response.headers["allow"].split(",")}
     assert offered, response.headers
     assert offered <= allow
+    assert ("GET" in offered) == ("HEAD" in offered)
     assert method not in offered
 
 

@@ -195,7 +195,7 @@ def clocks(api: Api, case_id: str, partnership: str = "TW") -> dict[str, dict[st
         f"/api/v1/cases/{case_id}/deadlines", headers=api.headers("superuser", partnership)
     )
     assert response.status_code == 200, response.text
-    return {c["key"]: c for c in response.json()}
+    return {c["key"]: c for c in response.json()["items"]}
 
 
 @pytest.mark.parametrize("day", ["2026-06-26", "2026-07-01"], ids=["inside", "the-due-day"])

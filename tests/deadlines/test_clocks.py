@@ -210,7 +210,9 @@ class Story:
             headers=self.api.headers("superuser", self.partnership),
         )
         assert response.status_code == 200, response.text
-        clocks: list[dict[str, Any]] = response.json()
+        listed = response.json()
+        assert listed["next_cursor"] is None  # every clock on one page
+        clocks: list[dict[str, Any]] = listed["items"]
         case = self.api.client.get(
             f"/api/v1/cases/{self.id}", headers=self.api.headers("superuser", self.partnership)
         )

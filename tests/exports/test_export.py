@@ -146,7 +146,7 @@ def test_the_record_is_every_part_as_its_own_endpoint_says_it(
     path = f"/cases/{full['id']}"
     assert record["case"] == get(api, path)
     assert record["events"] == get(api, f"{path}/events?limit=500")["items"]
-    assert record["deadlines"] == get(api, f"{path}/deadlines")
+    assert record["deadlines"] == get(api, f"{path}/deadlines")["items"]
     assert record["approvals"] == get(api, path)["approvals"]
     assert record["information_requests"] == get(api, f"{path}/information-requests")["items"]
     listed = get(api, f"{path}/actions")["items"]

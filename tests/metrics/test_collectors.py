@@ -36,7 +36,7 @@ def test_the_sweep_lag_grows_while_the_scheduler_is_stopped_and_drops_once_it_sw
     # The suite runs no scheduler (CSPR_SCHEDULER_ENABLED=false): nothing sweeps but the test.
     case = api.create_case(became_aware_on="2026-06-10")
     clocks = client.get(f"/api/v1/cases/{case['id']}/deadlines", headers=api.headers("chair"))
-    notification = next(d for d in clocks.json() if d["key"] == "panel_notification")
+    notification = next(d for d in clocks.json()["items"] if d["key"] == "panel_notification")
     assert notification["next_alert_at"] == "2026-06-15T22:59:59Z"
 
     assert lag(scrape(client)) == LAG_AT_NOW == (NOW - WARNING_DUE).total_seconds()

@@ -125,7 +125,7 @@ def deadline_row(case_id: str, key: str = CLOCK) -> Deadline:
 def shown(api: Api, case_id: str, key: str = CLOCK) -> dict[str, Any]:
     response = api.client.get(f"/api/v1/cases/{case_id}/deadlines", headers=api.headers("chair"))
     assert response.status_code == 200, response.text
-    found = [d for d in response.json() if d["key"] == key]
+    found = [d for d in response.json()["items"] if d["key"] == key]
     assert found, response.json()
     return dict(found[-1])
 

@@ -713,7 +713,7 @@ class TestWebhooks:
     ) -> None:
         create_webhook(client, tw_admin)
         listed = client.get("/api/v1/webhooks", headers=api.headers("admin")).json()
-        assert [(w["url"], w["partnership"]) for w in listed] == [(HOOK, "TW")]
+        assert [(w["url"], w["partnership"]) for w in listed["items"]] == [(HOOK, "TW")]
 
     def test_a_bad_address_and_no_events_are_shown_and_nothing_is_created(
         self, client: TestClient, tw_admin: str
@@ -791,7 +791,8 @@ def rapid_review_due(api: Api, case_id: str) -> str:
         f"/api/v1/cases/{case_id}/deadlines", headers=api.headers("superuser")
     )
     assert response.status_code == 200, response.text
-    return str(next(c["due_on"] for c in response.json() if c["key"] == "rapid_review"))
+    clocks = response.json()["items"]
+    return str(next(c["due_on"] for c in clocks if c["key"] == "rapid_review"))
 
 
 class TestCalendar:

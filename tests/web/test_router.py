@@ -1187,7 +1187,7 @@ class TestActions:
             d["key"]: d
             for d in api.client.get(
                 f"/api/v1/cases/{case['id']}/deadlines", headers=api.headers("chair")
-            ).json()
+            ).json()["items"]
         }
         assert deadlines["panel_notification"]["status"] == "met"
         assert deadlines["panel_notification"]["met_on"] == "2026-06-12"

@@ -320,7 +320,7 @@ class Walk(RuleBasedStateMachine):
             f"/api/v1/cases/{case.id}/transitions", headers=self.api.headers("superuser")
         )
         assert response.status_code == 200, response.text
-        offered = [o["trigger"] for o in response.json()]
+        offered = [o["trigger"] for o in response.json()["items"]]
         roles, agency = PERSON["superuser"]
         assert offered == self.definition.allowed_triggers(case.state, roles, agency)
         if not offered:

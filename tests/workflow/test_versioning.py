@@ -442,7 +442,8 @@ def test_new_cases_take_the_latest_version_and_running_cases_keep_theirs(
         == 409
     )
     listed = api.client.get("/api/v1/workflows", headers=api.headers("chair")).json()
-    assert {(w["name"], w["version"]) for w in listed} == {("cspr", 1), ("cspr", 2)}
+    assert {(w["name"], w["version"]) for w in listed["items"]} == {("cspr", 1), ("cspr", 2)}
+    assert listed["next_cursor"] is None
 
 
 # -- the migration file ------------------------------------------------------------------------

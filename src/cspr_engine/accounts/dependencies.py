@@ -6,7 +6,8 @@ import hmac
 import logging
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -26,8 +27,33 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_SECRET_LENGTH = 200
 
+# The two ways in, as the OpenAPI document declares them (security schemes `bearer` and
+# `session`, on every operation that depends on get_actor). get_actor reads the header and
+# the cookie itself: these only document them, and never refuse a request.
+BEARER_SCHEME = HTTPBearer(
+    scheme_name="bearer",
+    description="An API token (a person's or a service account's): "
+    "`Authorization: Bearer <token>`. Wins over the session cookie when both are sent.",
+    auto_error=False,
+)
+SESSION_SCHEME = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The web session cookie that `POST /api/v1/auth/sign-in` sets. A request "
+    "made with it and an unsafe method (POST, PUT, PATCH, DELETE) must also send the "
+    f"session's CSRF token (from the sign-in answer or `GET /api/v1/auth/me`) in {CSRF_HEADER}.",
+    auto_error=False,
+)
+DocumentedBearer = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)]
+DocumentedSession = Annotated[str | None, Security(SESSION_SCHEME)]
 
-def get_actor(request: Request, clock: ClockDep) -> Actor:
+
+def get_actor(
+    request: Request,
+    clock: ClockDep,
+    _bearer: DocumentedBearer = None,
+    _session: DocumentedSession = None,
+) -> Actor:
     """Authentication is its own short unit of work, finished before the request's session
     begins, so recording a token's (or session's) last use never contends with the request's
     own writes. An `Authorization` header wins over the cookie; a cookie-authenticated request

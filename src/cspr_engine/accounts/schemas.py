@@ -74,6 +74,12 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWOR
 
 
 class PartnershipCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"code": "TW", "name": "Townwell Safeguarding Children Partnership"}]
+        }
+    )
+
     code: PartnershipCode = Field(description="2 to 16 letters or digits; stored upper-case.")
     name: ShortText
 
@@ -91,6 +97,21 @@ class PartnershipList(BaseModel):
 
 
 class UserCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "case-system@police.tw.example",
+                    "display_name": "Townwell Police case system",
+                    "partnership": "TW",
+                    "roles": ["referrer"],
+                    "agency": "police",
+                    "service_account": True,
+                }
+            ]
+        }
+    )
+
     email: Email
     display_name: ShortText
     partnership: PartnershipCode | None = Field(
@@ -125,6 +146,18 @@ class UserList(BaseModel):
 
 
 class TokenCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "5c0b7f3e-2d6a-4e1b-9f8c-3a7d2e6b1c40",
+                    "name": "Police case system",
+                    "expires_at": "2027-06-30T23:00:00Z",
+                }
+            ]
+        }
+    )
+
     user_id: uuid.UUID
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     expires_at: AwareDatetime | None = Field(
@@ -163,7 +196,13 @@ class TokenList(BaseModel):
 
 
 class SignInRequest(StrictModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=False,
+        json_schema_extra={
+            "examples": [{"email": "chair@tw.example", "password": "correct horse battery staple"}]
+        },
+    )
 
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
     password: Password

@@ -40,7 +40,7 @@ from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, error_responses
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.http import MAX_IF_MATCH, etag, parse_if_match
+from cspr_engine.kit.http import MAX_IF_MATCH, documented_headers, etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from cspr_engine.workflow import service as workflow_service
 
@@ -126,16 +126,19 @@ def list_actions(
     response_model=ActionDetail,
     status_code=status.HTTP_201_CREATED,
     summary="Add an improvement action (qpd, panel chair); its action_due clock starts",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        SharedCaseReadOnly,
-        ActionForbidden,
-        CaseClosedToActions,
-        StaleVersion,
-        ConcurrentUpdate,
-        PayloadTooLarge,
-    ),
+    responses={
+        **documented_headers(201, "ETag", "Location"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            SharedCaseReadOnly,
+            ActionForbidden,
+            CaseClosedToActions,
+            StaleVersion,
+            ConcurrentUpdate,
+            PayloadTooLarge,
+        ),
+    },
 )
 def create_action(
     payload: ActionCreate,
@@ -170,7 +173,7 @@ def create_action(
     "/{case_id}/actions/{action_id}",
     response_model=ActionDetail,
     summary="An improvement action with its full update history",
-    responses=error_responses(CaseNotFound, ActionNotFound),
+    responses={**documented_headers(200, "ETag"), **error_responses(CaseNotFound, ActionNotFound)},
 )
 def read_action(
     action_id: ActionKey, case: CaseDep, session: SessionDep, actor: ActorDep, clock: ClockDep
@@ -184,18 +187,21 @@ def read_action(
     "/{case_id}/actions/{action_id}",
     response_model=ActionDetail,
     summary="Change an improvement action: status, evidence of impact, due date, owner ...",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        ActionNotFound,
-        SharedCaseReadOnly,
-        ActionForbidden,
-        ActionStatusConflict,
-        CaseClosedToActions,
-        StaleActionVersion,
-        ConcurrentUpdate,
-        PayloadTooLarge,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            ActionNotFound,
+            SharedCaseReadOnly,
+            ActionForbidden,
+            ActionStatusConflict,
+            CaseClosedToActions,
+            StaleActionVersion,
+            ConcurrentUpdate,
+            PayloadTooLarge,
+        ),
+    },
 )
 def update_action(
     action_id: ActionKey,

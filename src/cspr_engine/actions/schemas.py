@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cspr_engine.deadlines.schemas import ExtensionRead
 from cspr_engine.kit.schemas import IsoDate, StrictModel
@@ -20,6 +20,19 @@ AgencyCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$", max_len
 
 class ActionCreate(StrictModel):
     """A new improvement action; it starts `open`, with its `action_due` clock running."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "recommendation",
+                    "description": "Strategy discussions record whether the GP was told.",
+                    "owner_agency": "health",
+                    "due_on": "2027-03-31",
+                }
+            ]
+        }
+    )
 
     source: Source = Field(
         description="Where it comes from: the rapid review's immediate actions, the review's "
@@ -38,6 +51,19 @@ class ActionPatch(StrictModel):
     progress. The owner agency's users may change `status` (to in_progress or completed),
     `completed_on` and `evidence_of_impact`, and add a `note`; the rest is qpd's and the panel
     chair's. A `note` is required to move `due_on`, to close with a rationale and to reopen."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "completed",
+                    "completed_on": "2027-03-14",
+                    "evidence_of_impact": "An audit of 30 discussions: the GP told in 29.",
+                    "note": "The audit report is attached to the case.",
+                }
+            ]
+        }
+    )
 
     status: Status | None = None
     completed_on: IsoDate | None = Field(

@@ -14,7 +14,13 @@ from cspr_engine.accounts.dependencies import ActorDep
 from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
 from cspr_engine.alerts.models import AlertRecipient, OutboxEvent, WebhookSubscription
-from cspr_engine.alerts.schemas import AlertList, AlertRead, WebhookCreate, WebhookRead
+from cspr_engine.alerts.schemas import (
+    AlertList,
+    AlertRead,
+    WebhookCreate,
+    WebhookList,
+    WebhookRead,
+)
 from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import Forbidden, InvalidQuery, MalformedBody, NotFound, error_responses
@@ -139,8 +145,8 @@ def create_webhook(
 
 @router.get(
     "/webhooks",
-    response_model=list[WebhookRead],
-    summary="Webhook subscriptions (secrets are never shown)",
+    response_model=WebhookList,
+    summary="Webhook subscriptions, oldest first (secrets are never shown)",
     responses=error_responses(Forbidden),
 )
 def list_webhooks(
@@ -150,14 +156,28 @@ def list_webhooks(
         str | None,
         Query(max_length=16, description="A partnership's code (platform admins name one)."),
     ] = None,
-) -> list[WebhookRead]:
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> WebhookList:
+    after = decode_keyset(cursor)
     owner = _admin_partnership(session, actor, partnership)
-    subs = session.exec(
+    query = (
         select(WebhookSubscription)
         .where(col(WebhookSubscription.partnership_id) == owner.id)
-        .order_by(col(WebhookSubscription.created_at))
+        .order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
+        .limit(limit + 1)
     )
-    return [_read(s, owner.code) for s in subs]
+    if after is not None:
+        key = tuple_(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
+        query = query.where(key > after)
+    rows = list(session.exec(query))
+    page = rows[:limit]
+    return WebhookList(
+        items=[_read(s, owner.code) for s in page],
+        next_cursor=(
+            encode_keyset(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        ),
+    )
 
 
 @router.delete(

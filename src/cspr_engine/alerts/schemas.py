@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from cspr_engine.kit.schemas import StrictModel
 
@@ -39,6 +39,18 @@ class AlertList(BaseModel):
 
 
 class WebhookCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://cases.partner.example/hooks/cspr",
+                    "events": ["case.created", "deadline.warning", "deadline.breached"],
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                }
+            ]
+        }
+    )
+
     url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s]+$")]
     events: list[EventType] = Field(min_length=1, max_length=20)
     secret: Annotated[str, StringConstraints(min_length=16, max_length=200)]
@@ -57,3 +69,8 @@ class WebhookRead(BaseModel):
     events: list[str]
     created_at: datetime
     disabled_at: datetime | None
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookRead]
+    next_cursor: str | None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from cspr_engine.access.router import router as access_router
+from cspr_engine.accounts.dependencies import get_actor
+from cspr_engine.accounts.exceptions import CsrfTokenInvalid
 from cspr_engine.accounts.router import router as accounts_router
 from cspr_engine.actions.router import router as actions_router
 from cspr_engine.alerts.router import router as alerts_router
@@ -47,13 +53,21 @@ api_router.include_router(exports_router)  # issue #7: submission pack, record e
 api_router.include_router(calendar_feeds_router)  # issue #7: calendar feeds
 
 
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
 def shared_problems(route: APIRoute) -> list[type[CsprError]]:
     """What a route may answer whatever it declares, because it is raised around it: the
     database unavailable (main's handler), a write that lost a race for the database, a body
-    over the limit (kit.limits, before any route runs), a JSON body that is no JSON."""
+    over the limit (kit.limits, before any route runs), a JSON body that is no JSON or none
+    at all, and a write made with the session cookie but without its CSRF token."""
     shared: list[type[CsprError]] = [ServiceUnavailable]
-    if (route.methods or set()) - {"GET", "HEAD"}:
+    unsafe = bool((route.methods or set()) - {"GET", "HEAD"})
+    if unsafe:
         shared += [ConcurrentUpdate, PayloadTooLarge]
+        if _depends_on(route.dependant, get_actor):
+            shared.append(CsrfTokenInvalid)
     if route.body_field is not None:
         shared += [MalformedBody, UnsupportedMediaType]
     return shared
@@ -90,6 +104,7 @@ for _domain_router in (
     documents_router,
     alerts_router,
     accounts_router,
+    configuration_router,
     access_router,
     exports_router,
     calendar_feeds_router,

@@ -6,12 +6,24 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cspr_engine.kit.schemas import IsoDate, StrictModel
 
 
 class VoteCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "agree",
+                    "rationale": "The criteria for a local review are met.",
+                    "decided_on": "2026-11-20",
+                }
+            ]
+        }
+    )
+
     decision: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     rationale: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)

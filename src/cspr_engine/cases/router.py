@@ -39,13 +39,13 @@ from cspr_engine.cases.schemas import (
     EventList,
     ReferringAgency,
     TransitionRequest,
-    TriggerOption,
+    TriggerOptionList,
 )
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import InvalidQuery, MalformedBody, PayloadTooLarge, error_responses
 from cspr_engine.idempotency import service as idempotency
 from cspr_engine.kit.clock import Clock, ClockDep
-from cspr_engine.kit.http import IfMatch, etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
 from cspr_engine.kit.pagination import (
     CursorQuery,
     LimitQuery,
@@ -171,9 +171,12 @@ def _run_command(
     status_code=status.HTTP_201_CREATED,
     response_model=CaseRead,
     summary="Open a case (a referral)",
-    responses=error_responses(
-        MalformedBody, CreateForbidden, WorkflowNotFound, PayloadTooLarge, ConcurrentUpdate
-    ),
+    responses={
+        **documented_headers(201, "ETag", "Location"),
+        **error_responses(
+            MalformedBody, CreateForbidden, WorkflowNotFound, PayloadTooLarge, ConcurrentUpdate
+        ),
+    },
 )
 def create_case(
     request: Request,
@@ -254,7 +257,7 @@ def list_cases(
     "/{case_id}",
     response_model=CaseRead,
     summary="Read a case",
-    responses=error_responses(CaseNotFound),
+    responses={**documented_headers(200, "ETag"), **error_responses(CaseNotFound)},
 )
 def read_case(case: CaseDep, session: SessionDep, actor: ActorDep, clock: ClockDep) -> JSONResponse:
     body, headers = _case_response(session, case, actor, clock.now())
@@ -263,30 +266,33 @@ def read_case(case: CaseDep, session: SessionDep, actor: ActorDep, clock: ClockD
 
 @router.get(
     "/{case_id}/transitions",
-    response_model=list[TriggerOption],
+    response_model=TriggerOptionList,
     summary="The triggers you may fire now, with the data each takes",
     responses=error_responses(CaseNotFound),
 )
-def list_transitions(case: CaseDep, actor: ActorDep) -> list[TriggerOption]:
-    return case_service.trigger_options(case, actor)
+def list_transitions(case: CaseDep, actor: ActorDep) -> TriggerOptionList:
+    return TriggerOptionList(items=case_service.trigger_options(case, actor), next_cursor=None)
 
 
 @router.post(
     "/{case_id}/transitions",
     response_model=CaseRead,
     summary="Fire a trigger on a case",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        TriggerForbidden,
-        InvalidTransition,
-        GuardRejected,
-        ConcurrentUpdate,
-        StaleVersion,
-        PayloadTooLarge,
-        UnknownTrigger,
-        DuplicateLink,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            TriggerForbidden,
+            InvalidTransition,
+            GuardRejected,
+            ConcurrentUpdate,
+            StaleVersion,
+            PayloadTooLarge,
+            UnknownTrigger,
+            DuplicateLink,
+        ),
+    },
 )
 def fire_transition(
     http: Request,
@@ -329,15 +335,18 @@ def fire_transition(
     "/{case_id}/approvals/{gate}",
     response_model=GateRead,
     summary="Cast (or change) your decision on an approval gate",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        GateNotFound,
-        GateClosed,
-        NotAGateParty,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            GateNotFound,
+            GateClosed,
+            NotAGateParty,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def cast_vote(
     http: Request,

@@ -6,7 +6,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from cspr_engine.approvals.schemas import GateRead
 from cspr_engine.deadlines.schemas import DeadlineRead
@@ -118,6 +126,31 @@ class CaseCreate(StrictModel):
     """A referral: an incident (a serious one, or a child's death) the partnership has become
     aware of. Its workflow's `create.requires` says which incidents it takes."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "workflow": "cspr",
+                    "became_aware_on": "2026-11-02",
+                    "referring_agency": "police",
+                    "partner_reference": "LA-12345",
+                    "incident": {
+                        "occurred_on": "2026-10-30",
+                        "outcome": "serious_harm",
+                        "abuse_or_neglect": "suspected",
+                        "categories": ["physical_abuse"],
+                    },
+                    "child": {
+                        "age_years": 2,
+                        "sex": "female",
+                        "disability": False,
+                        "legal_status": "cp_plan",
+                    },
+                }
+            ]
+        }
+    )
+
     workflow: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = (
         "cspr"
     )
@@ -142,6 +175,18 @@ class CaseCreate(StrictModel):
 
 
 class TransitionRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "trigger": "notify_panel",
+                    "data": {"notified_on": "2026-11-04", "panel_reference": "NOT-2026-0412"},
+                    "comment": "Notified through the Panel's online form.",
+                }
+            ]
+        }
+    )
+
     trigger: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     data: TriggerData = Field(default_factory=dict)
     comment: Comment | None = None
@@ -198,6 +243,14 @@ class TriggerOption(BaseModel):
     to: list[str]
     fields: dict[str, dict[str, Any]]
     guards: list[str]
+
+
+class TriggerOptionList(BaseModel):
+    """The triggers the caller may fire now: a few, whole on one page (`next_cursor` is always
+    null)."""
+
+    items: list[TriggerOption]
+    next_cursor: str | None
 
 
 class AuditEventRead(BaseModel):

@@ -39,7 +39,7 @@ from cspr_engine.errors import (
     error_responses,
 )
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.http import IfMatch, etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from cspr_engine.workflow import service as workflow_service
 from cspr_engine.workflow.definitions import WorkflowDefinition
@@ -103,7 +103,10 @@ def _read(
     PATH,
     response_model=ConfigurationRead,
     summary="The partnership's choices among the workflow's configurable rules",
-    responses=error_responses(PartnershipNotFound, NotYourPartnership, WorkflowNotFound),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(PartnershipNotFound, NotYourPartnership, WorkflowNotFound),
+    },
 )
 def read_configuration(
     code: Code, workflow: Workflow, session: SessionDep, actor: ActorDep
@@ -119,16 +122,19 @@ def read_configuration(
     PATH,
     response_model=ConfigurationRead,
     summary="Set the partnership's choices (a new version; cases opened from now count by it)",
-    responses=error_responses(
-        MalformedBody,
-        PartnershipNotFound,
-        NotYourPartnership,
-        NotAnAdministrator,
-        WorkflowNotFound,
-        ConfigurationChanged,
-        ConcurrentUpdate,
-        PayloadTooLarge,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            PartnershipNotFound,
+            NotYourPartnership,
+            NotAnAdministrator,
+            WorkflowNotFound,
+            ConfigurationChanged,
+            ConcurrentUpdate,
+            PayloadTooLarge,
+        ),
+    },
 )
 def update_configuration(
     code: Code,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from cspr_engine.kit.schemas import StrictModel
 
@@ -48,6 +48,17 @@ class ConfigurationRead(BaseModel):
 
 class ConfigurationUpdate(StrictModel):
     """The partnership's choices, whole: a setting not named goes back to its default."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "values": {"clocks.rapid_review.start": "notified_on"},
+                    "reason": "Agreed by the safeguarding partners on 3 March.",
+                }
+            ]
+        }
+    )
 
     values: dict[Annotated[str, StringConstraints(max_length=128)], SettingValue] = Field(
         default_factory=dict, max_length=50

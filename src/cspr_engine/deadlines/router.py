@@ -21,6 +21,7 @@ from cspr_engine.deadlines.exceptions import (
     HolidayRefused,
 )
 from cspr_engine.deadlines.schemas import (
+    DeadlineList,
     DeadlineRead,
     ExtensionCreate,
     HolidayCreate,
@@ -29,7 +30,7 @@ from cspr_engine.deadlines.schemas import (
 )
 from cspr_engine.errors import Forbidden, MalformedBody, error_responses
 from cspr_engine.kit.clock import ClockDep, london_date
-from cspr_engine.kit.http import IfMatch, etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
 from cspr_engine.workflow import service as workflow_service
 
 router = APIRouter(tags=["deadlines"])
@@ -37,13 +38,14 @@ router = APIRouter(tags=["deadlines"])
 
 @router.get(
     "/cases/{case_id}/deadlines",
-    response_model=list[DeadlineRead],
+    response_model=DeadlineList,
     summary="The case's clocks: due dates, status, basis and extension history",
     responses=error_responses(CaseNotFound),
 )
-def list_deadlines(case: CaseDep, session: SessionDep, clock: ClockDep) -> list[DeadlineRead]:
+def list_deadlines(case: CaseDep, session: SessionDep, clock: ClockDep) -> DeadlineList:
     definition = workflow_service.definition_for(case)
-    return deadline_service.present(session, case, definition, clock.now())
+    items = deadline_service.present(session, case, definition, clock.now())
+    return DeadlineList(items=items, next_cursor=None)
 
 
 @router.post(
@@ -51,15 +53,18 @@ def list_deadlines(case: CaseDep, session: SessionDep, clock: ClockDep) -> list[
     response_model=DeadlineRead,
     status_code=status.HTTP_201_CREATED,
     summary="Extend a running clock, with the reason",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        ClockNotFound,
-        ClockNotOpen,
-        ExtensionForbidden,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(201, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            ClockNotFound,
+            ClockNotOpen,
+            ExtensionForbidden,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def extend_deadline(
     key: Annotated[str, Path(max_length=64, description="The clock's key, e.g. rapid_review.")],

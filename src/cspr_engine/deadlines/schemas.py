@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cspr_engine.kit.schemas import IsoDate, StrictModel
 
@@ -59,7 +59,27 @@ class DeadlineRead(BaseModel):
     extensions: list[ExtensionRead]
 
 
+class DeadlineList(BaseModel):
+    """Every clock of the case, whole on one page (`next_cursor` is always null): the case
+    resource carries the same list in `deadlines`."""
+
+    items: list[DeadlineRead]
+    next_cursor: str | None
+
+
 class ExtensionCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "new_due_on": "2026-12-18",
+                    "reason": "Health records are held by another area and arrive next week.",
+                    "agreed_with": "The Child Safeguarding Practice Review Panel",
+                }
+            ]
+        }
+    )
+
     new_due_on: IsoDate
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
@@ -83,6 +103,18 @@ class HolidayList(BaseModel):
 
 
 class HolidayCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "date": "2027-06-07",
+                    "title": "Extra bank holiday",
+                    "reason": "Proclaimed by royal proclamation; gov.uk lists it.",
+                }
+            ]
+        }
+    )
+
     date: IsoDate
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     reason: Annotated[str, StringConstraints(max_length=2_000)] | None = None

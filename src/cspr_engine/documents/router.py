@@ -52,7 +52,7 @@ from cspr_engine.documents.storage import DocumentStore
 from cspr_engine.documents.upload import Upload, receive
 from cspr_engine.errors import MalformedBody, error_responses
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.http import IfMatch, etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_keyset, encode_keyset
 
 router = APIRouter(prefix="/cases", tags=["documents"])
@@ -79,8 +79,17 @@ UPLOAD_BODY: dict[str, Any] = {
                             "description": "PDF, DOCX, XLSX, PPTX, ODT, PNG, JPEG or UTF-8 "
                             "text, judged by content; at most CSPR_MAX_DOCUMENT_BYTES.",
                         },
-                        "kind": {"type": "string", "enum": list(get_args(DocumentKind))},
-                        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "kind": {
+                            "type": "string",
+                            "enum": list(get_args(DocumentKind)),
+                            "examples": ["information_return"],
+                        },
+                        "title": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 200,
+                            "examples": ["Police chronology of contact"],
+                        },
                     },
                 }
             }
@@ -187,18 +196,21 @@ def content_disposition(filename: str) -> str:
     response_model=DocumentRead,
     summary="Attach a document to a case (multipart/form-data: file, kind, title)",
     openapi_extra=UPLOAD_BODY,
-    responses=error_responses(
-        MalformedUpload,
-        UploadForbidden,
-        SharedCaseReadOnly,
-        CaseNotFound,
-        ConcurrentUpdate,
-        StaleVersion,
-        DocumentTooLarge,
-        DocumentTypeRefused,
-        MultipartRequired,
-        DocumentStoreUnavailable,
-    ),
+    responses={
+        **documented_headers(201, "ETag", "Location"),
+        **error_responses(
+            MalformedUpload,
+            UploadForbidden,
+            SharedCaseReadOnly,
+            CaseNotFound,
+            ConcurrentUpdate,
+            StaleVersion,
+            DocumentTooLarge,
+            DocumentTypeRefused,
+            MultipartRequired,
+            DocumentStoreUnavailable,
+        ),
+    },
 )
 async def upload_document(
     request: Request,
@@ -290,16 +302,19 @@ def download_document(
     "/{case_id}/documents/{document_id}/withdraw",
     response_model=DocumentRead,
     summary="Withdraw a document: it stays listed, its bytes are kept but no longer served",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        DocumentNotFound,
-        SharedCaseReadOnly,
-        WithdrawForbidden,
-        DocumentAlreadyWithdrawn,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            DocumentNotFound,
+            SharedCaseReadOnly,
+            WithdrawForbidden,
+            DocumentAlreadyWithdrawn,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def withdraw_document(
     document_id: DocumentKey,

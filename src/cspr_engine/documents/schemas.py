@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cspr_engine.kit.schemas import StrictModel
 
@@ -30,6 +30,10 @@ class DocumentUpload(StrictModel):
 
 
 class DocumentWithdraw(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Uploaded to the wrong case."}]}
+    )
+
     reason: Reason = Field(description="Why the document is withdrawn (kept in the audit).")
 
 

@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cspr_engine.kit.schemas import StrictModel
 
 
 class CalendarFeedCreate(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Outlook (work)"}]})
+
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
         Field(description="To tell the feed apart later, e.g. the calendar it is added to.")
     )

@@ -42,7 +42,7 @@ from cspr_engine.information_requests.schemas import (
     InformationReturnCreate,
 )
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.http import IfMatch, etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from cspr_engine.workflow import service as workflow_service
 
@@ -94,15 +94,18 @@ def list_requests(
     status_code=status.HTTP_201_CREATED,
     response_model=InformationRequestList,
     summary="Ask agencies for their information return (one request to each)",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        SharedCaseReadOnly,
-        RequestForbidden,
-        RequestsNotOpen,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(201, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            SharedCaseReadOnly,
+            RequestForbidden,
+            RequestsNotOpen,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def create_requests(
     body: InformationRequestCreate,
@@ -143,16 +146,19 @@ def read_request(
     BASE + "/{request_id}/response",
     response_model=InformationRequestRead,
     summary="Make your agency's information return (once)",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        InformationRequestNotFound,
-        SharedCaseReadOnly,
-        AnswerForbidden,
-        RequestNotOpen,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            InformationRequestNotFound,
+            SharedCaseReadOnly,
+            AnswerForbidden,
+            RequestNotOpen,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def answer_request(
     request_id: RequestId,
@@ -182,16 +188,19 @@ def answer_request(
     BASE + "/{request_id}/withdraw",
     response_model=InformationRequestRead,
     summary="Withdraw a request still awaiting its return, with the reason",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        InformationRequestNotFound,
-        SharedCaseReadOnly,
-        RequestForbidden,
-        RequestNotOpen,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            InformationRequestNotFound,
+            SharedCaseReadOnly,
+            RequestForbidden,
+            RequestNotOpen,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def withdraw_request(
     request_id: RequestId,

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from cspr_engine.accounts.schemas import Agency
 from cspr_engine.kit.schemas import IsoDate, StrictModel
@@ -23,6 +23,18 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 
 class InformationRequestCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agencies": ["police", "health"],
+                    "asked": "A chronology of your contact with the family since 2024.",
+                    "due_on": "2026-11-16",
+                }
+            ]
+        }
+    )
+
     agencies: list[Agency] = Field(
         min_length=1,
         max_length=MAX_AGENCIES,
@@ -46,6 +58,21 @@ class InformationRequestCreate(StrictModel):
 
 
 class InformationReturnCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "known_to_agency": True,
+                    "summary": "Known to health visiting since birth: routine contacts.",
+                    "involvement_from": "2024-08-01",
+                    "involvement_to": "2026-10-30",
+                    "chronology_included": True,
+                    "answered_on": "2026-11-12",
+                }
+            ]
+        }
+    )
+
     known_to_agency: StrictBool = Field(description="Whether the child or family is known to you.")
     summary: LongText = Field(description="The agency's summary of its involvement.")
     involvement_from: IsoDate | None = None
@@ -64,6 +91,10 @@ class InformationReturnCreate(StrictModel):
 
 
 class InformationRequestWithdraw(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The agency had no contact with the family."}]}
+    )
+
     reason: Reason
 
 

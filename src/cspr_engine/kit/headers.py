@@ -15,14 +15,15 @@ PAGE_CSP = (
     "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
-# Swagger UI and ReDoc as FastAPI serves them: scripts and styles from the jsDelivr CDN, an
-# inline start-up script, ReDoc's fonts and web worker, the FastAPI favicon.
+# Swagger UI and ReDoc (api.docs): this origin only. Scripts are files (Swagger UI's start-up
+# script too); both set style attributes and ReDoc writes <style> elements, hence inline
+# styles; images are this origin's or data: URIs; the document (and Swagger's "Try it out")
+# is fetched from here; ReDoc's search runs in a worker made from a blob.
 DOCS_CSP = (
     "default-src 'none'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )

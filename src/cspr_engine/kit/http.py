@@ -1,9 +1,10 @@
-"""HTTP helpers shared by routers: ETags and If-Match."""
+"""HTTP helpers shared by routers: ETags and If-Match, and the response headers the OpenAPI
+document describes."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header
 
@@ -54,3 +55,44 @@ def stale_detail(expected: frozenset[int], current: int, what: str) -> str:
     named = ", ".join(str(v) for v in sorted(expected))
     plural = "s" if len(expected) > 1 else ""
     return f"If-Match names version{plural} {named}; the {what} is at version {current}."
+
+
+# The response headers of the OpenAPI document (`components/headers`): api.openapi adds
+# X-Request-ID to every response and Retry-After to every 429; a route names the others it
+# sends with documented_headers.
+HEADER_COMPONENTS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": 'The version of what the response shows, quoted (e.g. "4"): send it '
+        "back in If-Match to make a write conditional on it.",
+        "required": True,
+        "schema": {"type": "string", "pattern": r'^"\d+"$'},
+    },
+    "Location": {
+        "description": "Where the new resource is read (a path under /api/v1).",
+        "required": True,
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "Retry-After": {
+        "description": "How many seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "X-Request-ID": {
+        "description": "The request's id: the caller's own X-Request-ID when it is 1 to 64 "
+        "letters, digits or `._:-`, else one the service made. Problem documents carry it as "
+        "`request_id`; quote it when reporting a fault.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+    },
+}
+
+
+def header_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def documented_headers(status: int, *names: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the headers (of HEADER_COMPONENTS) a route sends with `status`."""
+    unknown = set(names) - set(HEADER_COMPONENTS)
+    assert not unknown, f"no such documented header: {sorted(unknown)}"
+    return {status: {"headers": {name: header_ref(name) for name in names}}}

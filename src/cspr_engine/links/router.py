@@ -20,7 +20,7 @@ from cspr_engine.cases.exceptions import (
 from cspr_engine.db import SessionDep
 from cspr_engine.errors import MalformedBody, error_responses
 from cspr_engine.kit.clock import ClockDep
-from cspr_engine.kit.http import IfMatch, etag, parse_if_match
+from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
 from cspr_engine.kit.pagination import CursorQuery, LimitQuery, decode_keyset, encode_keyset
 from cspr_engine.links import repository
 from cspr_engine.links import service as link_service
@@ -66,7 +66,8 @@ def list_links(
     ] = False,
 ) -> LinkList:
     return LinkList(
-        items=link_service.links_for(session, case, actor, include_removed=include_removed)
+        items=link_service.links_for(session, case, actor, include_removed=include_removed),
+        next_cursor=None,
     )
 
 
@@ -76,16 +77,19 @@ def list_links(
     status_code=status.HTTP_201_CREATED,
     summary="Link the case to another (sibling, same incident, child death review, another "
     "partnership's case)",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        LinkTargetNotFound,
-        LinkForbidden,
-        SharedCaseReadOnly,
-        DuplicateLink,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(201, "ETag", "Location"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            LinkTargetNotFound,
+            LinkForbidden,
+            SharedCaseReadOnly,
+            DuplicateLink,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def add_link(
     body: LinkCreate,
@@ -120,15 +124,18 @@ def add_link(
     "/cases/{case_id}/links/{link_id}",
     response_model=LinkRead,
     summary="Remove a link (it stays in both cases' timelines, marked removed)",
-    responses=error_responses(
-        CaseNotFound,
-        LinkNotFound,
-        LinkForbidden,
-        SharedCaseReadOnly,
-        LinkAlreadyRemoved,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            CaseNotFound,
+            LinkNotFound,
+            LinkForbidden,
+            SharedCaseReadOnly,
+            LinkAlreadyRemoved,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def remove_link(
     link_id: LinkId,
@@ -163,7 +170,8 @@ def remove_link(
 )
 def list_shares(case: CaseDep, session: SessionDep, actor: ActorDep) -> ShareList:
     shares = link_service.shares_for(session, case, actor)
-    return ShareList(items=link_service.present_shares(session, shares, {case.id: case}))
+    shown = link_service.present_shares(session, shares, {case.id: case})
+    return ShareList(items=shown, next_cursor=None)
 
 
 @router.post(
@@ -171,15 +179,18 @@ def list_shares(case: CaseDep, session: SessionDep, actor: ActorDep) -> ShareLis
     response_model=ShareRead,
     status_code=status.HTTP_201_CREATED,
     summary="Share the case, read-only, with another partnership (e.g. the child's home authority)",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        ShareForbidden,
-        SharedCaseReadOnly,
-        DuplicateShare,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(201, "ETag", "Location"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            ShareForbidden,
+            SharedCaseReadOnly,
+            DuplicateShare,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def grant_share(
     body: ShareCreate,
@@ -214,16 +225,19 @@ def grant_share(
     "/cases/{case_id}/shares/{share_id}/revoke",
     response_model=ShareRead,
     summary="Revoke a share: the partnership no longer reads the case",
-    responses=error_responses(
-        MalformedBody,
-        CaseNotFound,
-        ShareNotFound,
-        ShareForbidden,
-        SharedCaseReadOnly,
-        ShareAlreadyRevoked,
-        StaleVersion,
-        ConcurrentUpdate,
-    ),
+    responses={
+        **documented_headers(200, "ETag"),
+        **error_responses(
+            MalformedBody,
+            CaseNotFound,
+            ShareNotFound,
+            ShareForbidden,
+            SharedCaseReadOnly,
+            ShareAlreadyRevoked,
+            StaleVersion,
+            ConcurrentUpdate,
+        ),
+    },
 )
 def revoke_share(
     share_id: ShareId,

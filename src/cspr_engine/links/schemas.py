@@ -8,7 +8,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from cspr_engine.accounts.schemas import PartnershipCode
 from cspr_engine.cases.schemas import IDENTIFYING_KEYS
@@ -79,6 +86,18 @@ class LinkCreate(_NoIdentifiers):
     """A typed link from the case to another: a case of this partnership (`target`, its id or
     reference) or another partnership's case (`external_partnership` + `external_reference`)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "sibling",
+                    "target": "TW-2026-0006",
+                    "note": "Siblings in the same household.",
+                }
+            ]
+        }
+    )
+
     type: LinkType
     target: CaseKeyText | None = Field(
         default=None, description="A case of this partnership: its id or its reference."
@@ -119,17 +138,34 @@ class LinkRead(BaseModel):
 
 
 class LinkList(BaseModel):
+    """The case's links: a few, whole on one page (`next_cursor` is always null)."""
+
     items: list[LinkRead]
+    next_cursor: str | None
 
 
 class ShareCreate(_NoIdentifiers):
     """Share the case, read-only, with another partnership (e.g. a child's home authority)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"partnership": "OT", "reason": "The family moved to OT's area in October."}
+            ]
+        }
+    )
 
     partnership: PartnershipCode = Field(description="The grantee partnership's code.")
     reason: Reason
 
 
 class ShareRevoke(_NoIdentifiers):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "The family moved back; OT's part in the review is over."}]
+        }
+    )
+
     reason: Reason
 
 
@@ -149,5 +185,7 @@ class ShareRead(BaseModel):
 
 
 class ShareList(BaseModel):
+    """Shares: a case's few whole on one page (`next_cursor` null); the incoming ones paged."""
+
     items: list[ShareRead]
-    next_cursor: str | None = None
+    next_cursor: str | None

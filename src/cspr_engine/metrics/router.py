@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 
 from cspr_engine.accounts.dependencies import SettingsDep
 from cspr_engine.db import SessionDep
-from cspr_engine.errors import Unauthenticated, error_responses
+from cspr_engine.errors import ServiceUnavailable, Unauthenticated, error_responses
 from cspr_engine.kit.clock import ClockDep
 from cspr_engine.metrics import collectors
 from cspr_engine.metrics.registry import RequestMetrics
@@ -61,7 +61,8 @@ def _check_token(request: Request, expected: str | None) -> None:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **error_responses(Unauthenticated),
+        # The figures are read from the database at scrape time (main's 503 handler).
+        **error_responses(Unauthenticated, ServiceUnavailable),
     },
 )
 def metrics(

@@ -41,7 +41,7 @@ from cspr_engine.accounts.schemas import (
     UserRead,
 )
 from cspr_engine.alerts import router as alerts_api
-from cspr_engine.alerts.schemas import EventType, WebhookCreate
+from cspr_engine.alerts.schemas import EventType, WebhookCreate, WebhookRead
 from cspr_engine.configuration import repository as configuration_repository
 from cspr_engine.configuration import service as configuration_service
 from cspr_engine.configuration.exceptions import ConfigurationChanged, PartnershipNotFound
@@ -759,16 +759,32 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def _webhooks(session: Session, user: WebUser, scope: Scope) -> list[WebhookRead]:
+    """The partnership's subscriptions, oldest first, every page of the API's own listing."""
+    if scope.empty:
+        return []
+    found: list[WebhookRead] = []
+    cursor = None
+    while True:
+        page = alerts_api.list_webhooks(
+            session=session,
+            actor=user.actor,
+            partnership=scope.code,
+            limit=MAX_LIMIT,
+            cursor=cursor,
+        )
+        found += page.items
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
 @router.get("/webhooks", name="ui_admin_webhooks")
 def webhooks_page(
     request: Request, session: SessionDep, user: AdminDep, partnership: PartnershipQuery = None
 ) -> HTMLResponse:
     scope = _scope(session, user, partnership)
-    subs = (
-        []
-        if scope.empty
-        else alerts_api.list_webhooks(session=session, actor=user.actor, partnership=scope.code)
-    )
+    subs = _webhooks(session, user, scope)
     return render(
         request,
         "admin/webhooks.html",

@@ -13,7 +13,7 @@ from cspr_engine.workflow import service as workflow_service
 from cspr_engine.workflow.definitions import WorkflowDefinition
 from cspr_engine.workflow.diagram import mermaid
 from cspr_engine.workflow.exceptions import WorkflowNotFound
-from cspr_engine.workflow.schemas import WorkflowDetail, WorkflowSummary
+from cspr_engine.workflow.schemas import WorkflowDetail, WorkflowList, WorkflowSummary
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -27,12 +27,12 @@ def _pick(name: str, version: int | None) -> WorkflowDefinition:
 
 @router.get(
     "",
-    response_model=list[WorkflowSummary],
+    response_model=WorkflowList,
     summary="Workflow definitions and versions",
     responses=error_responses(),
 )
-def list_workflows(_actor: ActorDep) -> list[WorkflowSummary]:
-    return [
+def list_workflows(_actor: ActorDep) -> WorkflowList:
+    items = [
         WorkflowSummary(
             name=d.name,
             version=d.version,
@@ -43,6 +43,7 @@ def list_workflows(_actor: ActorDep) -> list[WorkflowSummary]:
         )
         for _, d in sorted(workflow_service.get_definitions().items())
     ]
+    return WorkflowList(items=items, next_cursor=None)
 
 
 @router.get(

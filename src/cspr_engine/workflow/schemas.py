@@ -16,6 +16,14 @@ class WorkflowSummary(BaseModel):
     triggers: int
 
 
+class WorkflowList(BaseModel):
+    """Every definition loaded at start-up: a short, fixed list, whole on one page (so
+    `next_cursor` is always null)."""
+
+    items: list[WorkflowSummary]
+    next_cursor: str | None
+
+
 class WorkflowDetail(BaseModel):
     name: str
     version: int
