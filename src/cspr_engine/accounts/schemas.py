@@ -196,6 +196,7 @@ class TokenList(BaseModel):
 
 
 class SignInRequest(StrictModel):
+    holds_records = False  # a password may be any characters, ten digits included
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=False,

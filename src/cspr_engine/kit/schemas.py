@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 
@@ -30,9 +30,34 @@ Comment = Annotated[str, StringConstraints(max_length=10_000)]
 MAX_NESTING = 32  # no request field nests anywhere near this deep
 
 
-def _refusal(value: Any) -> str | None:
+# Ten digits, together or as 3-3-4 with spaces or hyphens, not part of a longer run of
+# letters or digits (a UUID, a longer number).
+_TEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![0-9A-Za-z])")
+NHS_NUMBER_REFUSAL = (
+    "holds what looks like an NHS number (ten digits that pass the NHS number check); a "
+    "child's NHS number is never stored here: refer to the child by your own case reference"
+)
+
+
+def is_nhs_number(digits: str) -> bool:
+    """Ten digits whose last is the modulus 11 check digit of the first nine (weights 10 to 2;
+    11 - remainder, where 11 is 0 and 10 is never valid)."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(digits[9])
+
+
+def holds_nhs_number(text: str) -> bool:
+    return any(is_nhs_number("".join(m.groups())) for m in _TEN_DIGITS.finditer(text))
+
+
+def _refusal(value: Any, *, nhs_numbers: bool = True) -> str | None:
     """Why a parsed JSON body cannot be taken at all, or None: a NUL character (PostgreSQL
-    cannot store U+0000 in text or JSONB), or nesting deeper than any field needs."""
+    cannot store U+0000 in text or JSONB), nesting deeper than any field needs, or (with
+    `nhs_numbers`) text holding what passes the NHS number check."""
     pending: list[tuple[str, Any, int]] = [("", value, 0)]  # a loop: bodies may nest deep
     while pending:
         path, item, depth = pending.pop()
@@ -41,6 +66,8 @@ def _refusal(value: Any) -> str | None:
             return f"{where}: nests more than {MAX_NESTING} levels deep"
         if isinstance(item, str) and "\x00" in item:
             return f"{where}: text may not contain the NUL character (U+0000)"
+        if nhs_numbers and isinstance(item, str) and holds_nhs_number(item):
+            return f"{where} {NHS_NUMBER_REFUSAL}"
         if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str) and "\x00" in key:
@@ -54,15 +81,18 @@ def _refusal(value: Any) -> str | None:
 
 
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are an error, so partners learn of a typo at once."""
+    """Request bodies: unknown fields are an error, so partners learn of a typo at once. No
+    text in them may hold an NHS number (the product never stores one), unless the model
+    carries secrets rather than records (`holds_records = False`: a password may be digits)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    holds_records: ClassVar[bool] = True
 
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
         # Refused on every database alike, before any field is looked at.
-        refusal = _refusal(value)
+        refusal = _refusal(value, nhs_numbers=cls.holds_records)
         if refusal is not None:
             raise ValueError(refusal)
         return value
