@@ -182,6 +182,7 @@ def _mount_web(app: FastAPI) -> None:
 
     from cspr_engine.feeds.router import feed_router  # issue #7: calendar feeds
     from cspr_engine.web.admin import router as admin_router
+    from cspr_engine.web.administrative_record import router as administrative_record_router
     from cspr_engine.web.casework import router as casework_router
     from cspr_engine.web.errors import install_page_errors
     from cspr_engine.web.exports import router as exports_page_router  # issue #7: exports
@@ -194,6 +195,7 @@ def _mount_web(app: FastAPI) -> None:
         log.warning("web UI styles not built: run `make assets` (pages will be unstyled)")
     app.include_router(web_router)
     app.include_router(admin_router)
+    app.include_router(administrative_record_router)
     app.include_router(casework_router)
     app.include_router(reports_page_router)  # issue #7: the reports page, /ui/reports
     app.include_router(exports_page_router)  # issue #7: the pack and record downloads

@@ -2,6 +2,7 @@
 
 from cspr_engine.accounts.models import ApiToken, Partnership, SignInAttempt, User, WebSession
 from cspr_engine.actions.models import ActionUpdate, ImprovementAction
+from cspr_engine.admin_audit.models import AdminEvent
 from cspr_engine.alerts.models import (
     AlertRecipient,
     Delivery,
@@ -24,6 +25,7 @@ from cspr_engine.links.models import CaseLink, CaseShare
 __all__ = [
     "AccessEvent",
     "ActionUpdate",
+    "AdminEvent",
     "AlertRecipient",
     "ApiToken",
     "ApprovalVote",

@@ -9,7 +9,7 @@ passes over it (statutory-process.md §10).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,20 @@ import yaml
 from govuk_bank_holidays.bank_holidays import BankHolidays
 from sqlmodel import Session
 
+from cspr_engine.accounts import repository as accounts_repository
 from cspr_engine.db import get_engine
 from cspr_engine.deadlines import service as deadline_service
 from cspr_engine.kit.clock import FixedClock
+from tests.conftest import NOW
 from tests.deadlines.test_clocks import T2025, Story
-from tests.factories import Api, Directory, assert_problem, clock_tables, snapshot
+from tests.factories import (
+    Api,
+    Directory,
+    assert_problem,
+    clock_tables,
+    create_platform_admin,
+    snapshot,
+)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows" / "calendars" / "england-and-wales.yaml"
 CALENDAR = "govuk-snapshot-2026-02+holidays-"
@@ -45,8 +54,29 @@ def holidays_of(api: Api, who: str = "referrer", **query: Any) -> dict[str, Any]
     return dict(response.json())
 
 
-def add(api: Api, who: str = "admin", **body: Any) -> Any:
+@pytest.fixture(autouse=True)
+def platform_admin(directory: Directory) -> str:
+    """A platform administrator, who alone changes the national calendar: `api.headers
+    ("platform")` is its token, and `directory.user_ids["TW"]["platform"]` its id."""
+    token = create_platform_admin(NOW)
+    with Session(get_engine()) as session:
+        user = accounts_repository.user_by_email(session, "root@platform.example")
+        assert user is not None
+        directory.user_ids["TW"]["platform"] = str(user.id)
+    directory.tokens["TW"]["platform"] = token
+    return token
+
+
+def add(api: Api, who: str = "platform", **body: Any) -> Any:
     return api.client.post("/api/v1/calendar/holidays", json=body, headers=api.headers(who))
+
+
+def withdraw(api: Api, day: str, who: str = "platform", **body: Any) -> Any:
+    return api.client.post(
+        f"/api/v1/calendar/holidays/{day}/withdrawal",
+        json=body or {"reason": "Added in error."},
+        headers=api.headers(who),
+    )
 
 
 def events(api: Api, case_id: str, partnership: str = "TW") -> list[dict[str, Any]]:
@@ -202,7 +232,7 @@ def clocks(api: Api, case_id: str, partnership: str = "TW") -> dict[str, dict[st
 def test_an_admin_adds_a_proclaimed_day_and_running_clocks_move(
     api: Api, clock: FixedClock, directory: Directory, day: str
 ) -> None:
-    admin = directory.user_ids["TW"]["admin"]
+    admin = directory.user_ids["TW"]["platform"]
     # Aware Wednesday 10 June: notification due today, rapid review Wednesday 1 July.
     moved = referral(api, clock, "2026-06-10")
     elsewhere = referral(api, clock, "2026-06-10", partnership="OT")
@@ -302,14 +332,86 @@ def test_an_extended_clock_keeps_its_agreed_date(api: Api, clock: FixedClock) ->
     assert events(api, case["id"])[-1]["kind"] == "deadline.extended"
 
 
-@pytest.mark.parametrize("who", ["chair", "business", "superuser", "scrutineer", "dsp_la"])
-def test_only_an_admin_adds_a_holiday(api: Api, clock: FixedClock, who: str) -> None:
+PARTNERSHIP_ROLES = ["admin", "chair", "business", "superuser", "scrutineer", "dsp_la"]
+
+
+@pytest.mark.parametrize("who", PARTNERSHIP_ROLES)
+def test_no_partnership_role_adds_a_holiday(api: Api, clock: FixedClock, who: str) -> None:
+    """The calendar is national: a day added moves every partnership's clocks, so even a
+    partnership's administrator may not add one (platform administrators do)."""
     case = referral(api, clock, "2026-06-10")
+    other = referral(api, clock, "2026-06-10", partnership="OT")
     before, tables, listed = snapshot(case["id"]), clock_tables(), holidays_of(api, year=2026)
+    other_before = snapshot(other["id"])
     problem = assert_problem(add(api, who=who, **PROCLAIMED), 403, "/problems/forbidden")
-    assert "administrator" in problem["detail"]
+    assert "only a platform administrator may change it" in problem["detail"]
+    assert snapshot(case["id"]) == before
+    assert snapshot(other["id"]) == other_before
+    assert clock_tables() == tables
+    assert holidays_of(api, year=2026) == listed
+
+
+@pytest.mark.parametrize("who", PARTNERSHIP_ROLES)
+def test_no_partnership_role_withdraws_a_holiday(api: Api, clock: FixedClock, who: str) -> None:
+    case = referral(api, clock, "2026-06-10")
+    assert add(api, **PROCLAIMED).status_code == 201
+    before, tables, listed = snapshot(case["id"]), clock_tables(), holidays_of(api, year=2026)
+    problem = assert_problem(withdraw(api, PROCLAIMED["date"], who=who), 403, "/problems/forbidden")
+    assert "only a platform administrator may change it" in problem["detail"]
     assert snapshot(case["id"]) == before
     assert clock_tables() == tables
+    assert holidays_of(api, year=2026) == listed
+
+
+def test_a_withdrawn_day_moves_the_clocks_back_each_recorded(
+    api: Api, clock: FixedClock, directory: Directory
+) -> None:
+    moved = referral(api, clock, "2026-06-10")
+    elsewhere = referral(api, clock, "2026-06-10", partnership="OT")
+    original = clocks(api, moved["id"])
+    assert add(api, **PROCLAIMED).status_code == 201
+    assert clocks(api, moved["id"])["rapid_review"]["due_on"] == "2026-07-02"
+
+    clock.set(clock.now() + timedelta(hours=1))
+    response = withdraw(api, PROCLAIMED["date"], reason="The proclamation was revoked.")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "date": PROCLAIMED["date"],
+        "title": PROCLAIMED["title"],
+        "withdrawn_at": "2026-06-17T10:00:00Z",
+        "reason": "The proclamation was revoked.",
+    }
+    back = clocks(api, moved["id"])
+    assert back["rapid_review"]["due_on"] == "2026-07-01"
+    assert back["rapid_review"]["calendar_version"] == original["rapid_review"]["calendar_version"]
+    assert clocks(api, elsewhere["id"], "OT")["rapid_review"]["due_on"] == "2026-07-01"
+    for case_id, code in ((moved["id"], "TW"), (elsewhere["id"], "OT")):
+        last = events(api, case_id, code)[-1]
+        assert last["kind"] == "deadline.recomputed"
+        assert last["actor_id"] == directory.user_ids["TW"]["platform"]
+        assert last["basis"] == "A bank holiday added to the calendar was withdrawn"
+        assert last["data"]["previous_due_on"] == "2026-07-02"
+        assert last["data"]["new_due_on"] == "2026-07-01"
+    listed = holidays_of(api, year=2026)
+    assert PROCLAIMED["date"] not in [h["date"] for h in listed["holidays"]]
+    # It is gone: a second withdrawal finds nothing, and a shipped day cannot be withdrawn.
+    again = assert_problem(withdraw(api, PROCLAIMED["date"]), 404, "/problems/holiday-not-added")
+    assert "only an added day can be withdrawn" in again["detail"]
+    assert_problem(withdraw(api, "2026-08-31"), 404, "/problems/holiday-not-added")
+    # The day may be added again (a proclamation made anew).
+    assert add(api, **PROCLAIMED).status_code == 201
+
+
+@pytest.mark.parametrize("body", [{"reason": "  "}, {"reason": "x", "extra": 1}, {}])
+def test_a_withdrawal_needs_its_reason(api: Api, clock: FixedClock, body: dict[str, Any]) -> None:
+    assert add(api, **PROCLAIMED).status_code == 201
+    listed = holidays_of(api, year=2026)
+    response = api.client.post(
+        f"/api/v1/calendar/holidays/{PROCLAIMED['date']}/withdrawal",
+        json=body,
+        headers=api.headers("platform"),
+    )
+    assert_problem(response, 422, "/problems/invalid-data")
     assert holidays_of(api, year=2026) == listed
 
 

@@ -795,6 +795,13 @@ def rapid_review_due(api: Api, case_id: str) -> str:
     return str(next(c["due_on"] for c in clocks if c["key"] == "rapid_review"))
 
 
+@pytest.fixture
+def platform(client: TestClient, directory: Directory) -> str:
+    """The platform administrator, signed in: who alone changes the national calendar."""
+    create_platform_admin(NOW, email="root@platform.example")
+    return signed_in(client, "root@platform.example")
+
+
 class TestCalendar:
     def test_this_years_non_working_days_with_their_source(
         self, client: TestClient, tw_admin: str
@@ -822,7 +829,7 @@ class TestCalendar:
         assert "Non-working days in 2026" in response.text
 
     def test_an_added_holiday_shows_as_added_and_moves_a_running_clock(
-        self, client: TestClient, tw_admin: str, api: Api, clock: FixedClock
+        self, client: TestClient, platform: str, api: Api, clock: FixedClock
     ) -> None:
         case = api.create_case(
             became_aware_on="2026-06-10",
@@ -830,7 +837,7 @@ class TestCalendar:
         )
         assert rapid_review_due(api, case["id"]) == "2026-07-01"
 
-        response = add_holiday(client, tw_admin, "2026-06-26")
+        response = add_holiday(client, platform, "2026-06-26")
         target = redirect_target(response)
         assert target == "/ui/admin/calendar?year=2026"
         html = client.get(target).text
@@ -844,7 +851,43 @@ class TestCalendar:
         assert rapid_review_due(api, case["id"]) == "2026-07-02"
         (addition,) = _additions()
         assert addition.reason == "Royal proclamation of 1 June 2026."
-        assert str(addition.added_by) == api.directory.user_ids["TW"]["admin"]
+        platform_admin = db_user("root@platform.example")
+        assert platform_admin is not None
+        assert addition.added_by == platform_admin.id
+
+        # Withdrawn from its row, with the reason: the clock moves back.
+        refused = post(
+            client,
+            "/ui/admin/calendar/2026-06-26/withdrawal",
+            {"csrf_token": platform, "reason": ""},
+        )
+        assert refused.status_code == 422
+        assert error_summary(refused.text) == ["Enter why the day on 26 June 2026 is withdrawn"]
+        assert rapid_review_due(api, case["id"]) == "2026-07-02"
+        response = post(
+            client,
+            "/ui/admin/calendar/2026-06-26/withdrawal",
+            {"csrf_token": platform, "reason": "Added in error."},
+        )
+        html = client.get(redirect_target(response)).text
+        assert "Bank holiday for a national celebration on 26 June 2026 was withdrawn" in html
+        assert table_row(html, "data-date", "2026-06-26") is None
+        assert rapid_review_due(api, case["id"]) == "2026-07-01"
+        (withdrawn,) = _additions()
+        assert withdrawn.withdrawn_reason == "Added in error."
+        assert withdrawn.withdrawn_by == platform_admin.id
+
+    def test_a_partnership_admin_reads_the_calendar_but_cannot_change_it(
+        self, client: TestClient, tw_admin: str, api: Api
+    ) -> None:
+        html = client.get("/ui/admin/calendar").text
+        assert "Non-working days in 2026" in html
+        assert 'action="/ui/admin/calendar?year=2026"' not in html  # no form to add a day
+        assert "added or withdrawn by the service's platform administrator" in html
+        response = add_holiday(client, tw_admin, "2026-06-26")
+        assert response.status_code == 403
+        assert "only a platform administrator may change it" in response.text
+        assert _additions() == []
 
     @pytest.mark.parametrize(
         ("day", "data", "field", "message"),
@@ -869,20 +912,20 @@ class TestCalendar:
     def test_a_refused_day_is_shown_on_the_form_and_nothing_is_added(
         self,
         client: TestClient,
-        tw_admin: str,
+        platform: str,
         day: str,
         data: dict[str, str],
         field: str,
         message: str,
     ) -> None:
-        response = add_holiday(client, tw_admin, day, **data)
+        response = add_holiday(client, platform, day, **data)
         assert response.status_code == 422
         assert error_summary(response.text) == [message]
         assert inline_error(response.text, field) == message
         assert _additions() == []
 
     def test_adding_a_day_without_the_csrf_token_is_refused(
-        self, client: TestClient, tw_admin: str
+        self, client: TestClient, platform: str
     ) -> None:
         response = add_holiday(client, "forged", "2026-06-26")
         assert response.status_code == 403

@@ -65,6 +65,7 @@ from tests.factories import (
     Receiver,
     assert_problem,
     clock_tables,
+    create_platform_admin,
     make_directory,
     referral,
     stored,
@@ -285,6 +286,9 @@ class Walk(RuleBasedStateMachine):
     def begin(self, start: datetime) -> None:
         self.clock.set(start)
         self.api = Api(self.client, make_directory(start))
+        # The national calendar is changed by a platform administrator only.
+        self.platform = {"Authorization": f"Bearer {create_platform_admin(start)}"}
+        self.proclaimed: list[date] = []
         response = self.client.post(
             "/api/v1/webhooks",
             json={"url": self.receiver.url, "events": ["*"], "secret": "whsec_" + "A" * 44},
@@ -559,8 +563,13 @@ class Walk(RuleBasedStateMachine):
         assert everything() == before
 
     @precondition(lambda self: self.cases)
-    @rule(days=st.integers(-5, 60))
-    def proclaim_holiday(self, days: int) -> None:
+    @rule(days=st.integers(-5, 60), withdraw=st.booleans())
+    def proclaim_holiday(self, days: int, withdraw: bool) -> None:
+        """A platform administrator adds a day to the calendar or, as often, withdraws the
+        last one added (one rule for both, so the walks take as many workflow steps)."""
+        if withdraw and self.proclaimed:
+            self.withdraw_holiday(self.proclaimed.pop())
+            return
         day = self.today + timedelta(days=days)
         with Session(get_engine()) as session:
             already = deadline_service.current_calendar(session).holiday(day)
@@ -568,13 +577,29 @@ class Walk(RuleBasedStateMachine):
         response = self.client.post(
             "/api/v1/calendar/holidays",
             json={"date": day.isoformat(), "title": "Proclaimed day"},
-            headers=self.api.headers("admin"),
+            headers=self.platform,
         )
         if day.weekday() >= 5 or already is not None:
             self.refused(before, response, 422, "holiday-refused")
             return
         assert response.status_code == 201, response.text
-        # Each clock it moved is one more event on its case's trail.
+        self.proclaimed.append(day)
+        self.follow_versions()
+
+    def withdraw_holiday(self, day: date) -> None:
+        response = self.client.post(
+            f"/api/v1/calendar/holidays/{day.isoformat()}/withdrawal",
+            json={"reason": "Added in error."},
+            headers=self.platform,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["date"] == day.isoformat()
+        with Session(get_engine()) as session:
+            assert deadline_service.current_calendar(session).holiday(day) is None
+        self.follow_versions()
+
+    def follow_versions(self) -> None:
+        """Each clock a calendar change moved is one more event on its case's trail."""
         with Session(get_engine()) as session:
             versions = {str(c.id): c.version for c in session.exec(select(Case))}
         for case in self.cases:

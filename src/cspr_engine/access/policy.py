@@ -49,13 +49,15 @@ CASE_READ: Mapping[str, Reach] = {
     Role.scrutineer: Reach.partnership,
     Role.qpd: Reach.partnership,
     Role.referrer: Reach.referred,
-    # Manages accounts, tokens, webhooks and the calendar; reads a case only through another role.
+    # Manages its partnership's accounts, tokens and webhooks; reads a case only through another
+    # role. (The national calendar is the platform administrators'.)
     Role.admin: Reach.none,
 }
 
 
 class Permission(StrEnum):
     read_access_log = "read_access_log"  # who read a case, and who tried to
+    read_admin_audit = "read_admin_audit"  # who changed accounts, tokens, webhooks, settings
     manage_webhooks = "manage_webhooks"
     manage_calendar = "manage_calendar"
     read_reports = "read_reports"  # issue #7: the timeliness and activity report (reports/)
@@ -63,8 +65,11 @@ class Permission(StrEnum):
 
 PERMISSIONS: Mapping[Permission, frozenset[str]] = {
     Permission.read_access_log: frozenset({Role.panel_chair, Role.scrutineer}),
+    Permission.read_admin_audit: frozenset({Role.panel_chair, Role.scrutineer}),
     Permission.manage_webhooks: frozenset({Role.admin}),
-    Permission.manage_calendar: frozenset({Role.admin}),
+    # The England & Wales calendar is national: a day added to it moves the clocks of every
+    # partnership, so no partnership's role changes it; platform administrators do.
+    Permission.manage_calendar: frozenset(),
     # Issue #7: roles that read every case of their partnership, so a report shows none they
     # could not open.
     Permission.read_reports: frozenset(

@@ -125,7 +125,7 @@ def create_partnership(
     if not actor.is_platform_admin:
         raise NotAnAdministrator("Only a platform admin creates partnerships.")
     partnership = accounts_service.create_partnership(
-        session=session, code=body.code, name=body.name, now=clock.now()
+        session=session, code=body.code, name=body.name, now=clock.now(), by=actor
     )
     shown = PartnershipRead.model_validate(partnership, from_attributes=True)
     session.commit()
@@ -202,6 +202,7 @@ def create_user(
         agency=body.agency.value if body.agency else None,
         is_service_account=body.service_account,
         now=clock.now(),
+        by=actor,
     )
     shown = _user_read(user, partnership.code)
     session.commit()
@@ -292,6 +293,7 @@ def create_token(
         user=user,
         name=body.name,
         now=clock.now(),
+        by=actor,
         expires_at=body.expires_at,
         note=f"created by user {actor.user_id}",
         per_hour=settings.token_create_per_hour,
@@ -352,7 +354,7 @@ def revoke_token(
     owner = session.get(User, token.user_id) if token is not None else None
     if token is None or owner is None or not accounts_service.may_manage_tokens_of(actor, owner):
         raise TokenNotFound("No such API token.")
-    accounts_service.revoke_token(token=token, now=clock.now())
+    accounts_service.revoke_token(token=token, now=clock.now(), session=session, by=actor)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -15,12 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from cspr_engine.access import policy
+from cspr_engine.access.policy import Reach
 from cspr_engine.accounts import repository
 from cspr_engine.accounts.exceptions import (
     EmailTaken,
@@ -37,6 +40,8 @@ from cspr_engine.accounts.schemas import (
     Agency,
     Role,
 )
+from cspr_engine.admin_audit import service as admin_audit
+from cspr_engine.alerts import service as alerts_service
 from cspr_engine.errors import Unauthenticated, Unprocessable
 from cspr_engine.kit.clock import window_wait
 
@@ -80,7 +85,9 @@ def normalise_email(email: str) -> str:
 # -- partnerships and users ---------------------------------------------------------------------
 
 
-def create_partnership(*, session: Session, code: str, name: str, now: datetime) -> Partnership:
+def create_partnership(
+    *, session: Session, code: str, name: str, now: datetime, by: Actor | None = None
+) -> Partnership:
     code = code.strip().upper()
     if not code.isalnum() or not code.isascii() or not 2 <= len(code) <= 16:
         raise Unprocessable("A partnership code is 2 to 16 letters or digits.")
@@ -92,6 +99,16 @@ def create_partnership(*, session: Session, code: str, name: str, now: datetime)
         session.flush()
     except IntegrityError as exc:  # created by a concurrent request since the check above
         raise PartnershipExists(f"Partnership {code} already exists.", code=code) from exc
+    _audit(
+        session,
+        "partnership.created",
+        partnership.id,
+        by,
+        "partnership",
+        partnership.id,
+        now,
+        after={"code": partnership.code, "name": partnership.name},
+    )
     return partnership
 
 
@@ -106,9 +123,12 @@ def create_user(
     now: datetime,
     is_platform_admin: bool = False,
     is_service_account: bool = False,
+    by: Actor | None = None,
 ) -> User:
     """A user of one partnership (a platform admin belongs to none). A service account is a
-    partner's case system: it authenticates with API tokens only."""
+    partner's case system: it authenticates with API tokens only. Recorded in the
+    administrative audit; a service account given a role that reads cases is also told to
+    the partnership's panel chair (its tokens will read children's case records)."""
     unknown = [r for r in roles if r not in Role.__members__]
     if unknown:
         raise Unprocessable(f"Unknown role(s): {', '.join(unknown)}.")
@@ -138,6 +158,38 @@ def create_user(
         session.flush()
     except IntegrityError as exc:
         raise EmailTaken(f"A user with e-mail {email} already exists.") from exc
+    _audit(
+        session,
+        "user.created",
+        user.partnership_id,
+        by,
+        "user",
+        user.id,
+        now,
+        after={
+            "email": user.email,
+            "display_name": user.display_name,
+            "roles": user.roles,
+            "agency": user.agency,
+            "service_account": user.is_service_account,
+            "platform_admin": user.is_platform_admin,
+        },
+    )
+    readers = sorted(r for r in user.roles if policy.CASE_READ.get(r, Reach.none) > Reach.none)
+    if is_service_account and readers and user.partnership_id is not None:
+        _tell_the_chair(
+            session,
+            "admin.case_reader_created",
+            user.partnership_id,
+            now,
+            subject=(
+                f"A service account that reads case records was created: {user.display_name} "
+                f"({', '.join(readers)})"
+            ),
+            user_id=str(user.id),
+            roles=readers,
+            by=str(by.user_id) if by else None,
+        )
     return user
 
 
@@ -181,6 +233,7 @@ def create_token(
     secret: str | None = None,
     note: str | None = None,
     per_hour: int | None = None,
+    by: Actor | None = None,
 ) -> tuple[ApiToken, str]:
     """A new API token; the secret is returned once and only its hash is kept. With
     `per_hour`, refuses (429) when the user was given that many tokens in the past hour."""
@@ -201,6 +254,20 @@ def create_token(
     )
     session.add(token)
     session.flush()
+    _audit(
+        session,
+        "token.issued",
+        user.partnership_id,
+        by,
+        "token",
+        token.id,
+        now,
+        after={
+            "user_id": str(user.id),
+            "name": token.name,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        },
+    )
     return token, secret
 
 
@@ -215,11 +282,26 @@ def _check_token_rate(*, session: Session, user: User, now: datetime, per_hour: 
         )
 
 
-def revoke_token(*, token: ApiToken, now: datetime) -> None:
+def revoke_token(
+    *, token: ApiToken, now: datetime, session: Session | None = None, by: Actor | None = None
+) -> None:
     """Revoke `token` (from this instant it authenticates nothing); revoking twice keeps the
-    first time."""
-    if token.revoked_at is None:
-        token.revoked_at = now
+    first time. With `session`, recorded in the administrative audit."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = now
+    if session is not None:
+        owner = session.get(User, token.user_id)
+        _audit(
+            session,
+            "token.revoked",
+            owner.partnership_id if owner else None,
+            by,
+            "token",
+            token.id,
+            now,
+            before={"name": token.name, "user_id": str(token.user_id)},
+        )
 
 
 def ensure_bootstrap_admin(*, session: Session, secret: str, now: datetime) -> User | None:
@@ -295,9 +377,13 @@ def _password_matches(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def set_password(*, session: Session, user: User, password: str, now: datetime) -> None:
+def set_password(
+    *, session: Session, user: User, password: str, now: datetime, by: Actor | None = None
+) -> None:
     """Give `user` a new password (argon2id) and end its open web sessions. Service accounts
-    have no password: they use API tokens."""
+    have no password: they use API tokens. Recorded in the administrative audit; set by
+    anyone but the person (an administrator, or the command line), it is also told to the
+    partnership's panel chair: whoever knows the password can read cases as that person."""
     if user.is_service_account:
         raise Unprocessable("A service account signs in with API tokens, never a password.")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -309,7 +395,73 @@ def set_password(*, session: Session, user: User, password: str, now: datetime) 
     user.password_hash = hash_password(password)
     for open_session in repository.open_web_sessions(session, user_id=user.id):
         open_session.ended_at = now
+    own = by is not None and by.user_id == user.id
+    _audit(
+        session,
+        "password.set",
+        user.partnership_id,
+        by,
+        "user",
+        user.id,
+        now,
+        after={"by_the_person": own, "sessions_ended": True},
+    )
+    if not own and user.partnership_id is not None:
+        who = "the command line" if by is None else "an administrator"
+        _tell_the_chair(
+            session,
+            "admin.password_set",
+            user.partnership_id,
+            now,
+            subject=f"The password of {user.display_name} was set by {who}",
+            user_id=str(user.id),
+            by=str(by.user_id) if by else None,
+        )
     session.flush()
+
+
+def _audit(
+    session: Session,
+    kind: str,
+    partnership_id: uuid.UUID | None,
+    by: Actor | None,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    now: datetime,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    admin_audit.record(
+        session,
+        kind=kind,
+        partnership_id=partnership_id,
+        actor_id=by.user_id if by else None,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        now=now,
+        before=before,
+        after=after,
+    )
+
+
+def _tell_the_chair(
+    session: Session,
+    type: str,
+    partnership_id: uuid.UUID,
+    now: datetime,
+    *,
+    subject: str,
+    **data: Any,
+) -> None:
+    alerts_service.enqueue_for_partnership(
+        session,
+        type=type,
+        partnership_id=partnership_id,
+        data={"subject": subject, **data},
+        now=now,
+        recipients=[Role.panel_chair],
+    )
 
 
 def _backoff(failures: list[datetime], free: int, now: datetime) -> timedelta | None:

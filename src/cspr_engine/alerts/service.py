@@ -7,6 +7,7 @@ receivers can deduplicate. Nothing here commits; nothing here sends.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,10 @@ EVENT_TYPES = (
     "action.overdue",
     "information_request.overdue",
     "case.migrated",  # moved to a new version of its workflow (workflow/versioning.py)
+    # An administrator gave a service account a role that reads cases, or set another
+    # person's password: the partnership's panel chair is told (admin_audit).
+    "admin.case_reader_created",
+    "admin.password_set",
 )
 
 
@@ -52,6 +57,55 @@ def enqueue(
     """Write the event, its inbox entries and one delivery per destination; None if an event
     with this dedupe key exists already. `fresh`: the caller's transaction owns the key (it
     names a case version this transaction claimed), so no other can have written it."""
+    return _enqueue(
+        session,
+        type=type,
+        dedupe_key=dedupe_key,
+        partnership_id=case.partnership_id,
+        case=case,
+        data=data,
+        now=now,
+        recipients=recipients,
+        fresh=fresh,
+    )
+
+
+def enqueue_for_partnership(
+    session: Session,
+    *,
+    type: str,
+    partnership_id: uuid.UUID,
+    data: dict[str, Any],
+    now: datetime,
+    recipients: Iterable[str],
+) -> OutboxEvent | None:
+    """An alert about no case (an administrator's act), to the roles named in `recipients`
+    of one partnership: in their inboxes, by e-mail, and to the webhooks subscribed to it."""
+    return _enqueue(
+        session,
+        type=type,
+        dedupe_key=f"{type}:{uuid.uuid4()}",
+        partnership_id=partnership_id,
+        case=None,
+        data=data,
+        now=now,
+        recipients=recipients,
+        fresh=False,
+    )
+
+
+def _enqueue(
+    session: Session,
+    *,
+    type: str,
+    dedupe_key: str,
+    partnership_id: uuid.UUID,
+    case: Case | None,
+    data: dict[str, Any],
+    now: datetime,
+    recipients: Iterable[str],
+    fresh: bool,
+) -> OutboxEvent | None:
     if (
         not fresh
         and session.exec(
@@ -59,11 +113,12 @@ def enqueue(
         ).first()
     ):
         return None
+    recipients = sorted(set(recipients))
     event = OutboxEvent(
         dedupe_key=dedupe_key,
         type=type,
-        partnership_id=case.partnership_id,
-        case_id=case.id,
+        partnership_id=partnership_id,
+        case_id=case.id if case is not None else None,
         payload={},
         occurred_at=now,
     )
@@ -71,10 +126,10 @@ def enqueue(
         "id": str(event.id),
         "type": type,
         "occurred_at": _iso(now),
-        "partnership": accounts_repository.partnership_code(session, case.partnership_id),
-        "case_id": str(case.id),
-        "case_reference": case.reference,
-        "data": {**data, "recipients": sorted(set(recipients))},
+        "partnership": accounts_repository.partnership_code(session, partnership_id),
+        "case_id": str(case.id) if case is not None else None,
+        "case_reference": case.reference if case is not None else None,
+        "data": {**data, "recipients": recipients},
     }
     if fresh:
         session.add(event)
@@ -93,11 +148,11 @@ def enqueue(
                 event_id=event.id,
                 role=role,
                 agency=agency,
-                partnership_id=case.partnership_id,
+                partnership_id=partnership_id,
                 occurred_at=now,
             )
         )
-    for target_channel, target in _destinations(session, case, type, addressed):
+    for target_channel, target in _destinations(session, partnership_id, type, addressed):
         session.add(
             Delivery(
                 event_id=event.id,
@@ -126,13 +181,13 @@ def _reaches(user: User, addressed: list[tuple[str, str]]) -> bool:
 
 
 def _destinations(
-    session: Session, case: Case, type: str, addressed: list[tuple[str, str]]
+    session: Session, partnership_id: uuid.UUID, type: str, addressed: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     # Two columns, not the rows: every change a case goes through asks this.
     subscriptions = session.exec(
         select(col(WebhookSubscription.id), col(WebhookSubscription.events)).where(
-            col(WebhookSubscription.partnership_id) == case.partnership_id,
+            col(WebhookSubscription.partnership_id) == partnership_id,
             col(WebhookSubscription.disabled_at).is_(None),
         )
     )
@@ -142,7 +197,7 @@ def _destinations(
     if addressed and get_settings().smtp_host:
         people = session.exec(
             select(User).where(
-                col(User.partnership_id) == case.partnership_id, col(User.is_active).is_(True)
+                col(User.partnership_id) == partnership_id, col(User.is_active).is_(True)
             )
         )
         for user in people:

@@ -14,6 +14,7 @@ from cspr_engine.accounts.dependencies import get_actor
 from cspr_engine.accounts.exceptions import CsrfTokenInvalid
 from cspr_engine.accounts.router import router as accounts_router
 from cspr_engine.actions.router import router as actions_router
+from cspr_engine.admin_audit.router import router as admin_audit_router
 from cspr_engine.alerts.router import router as alerts_router
 from cspr_engine.cases.router import router as cases_router
 from cspr_engine.configuration.router import router as configuration_router
@@ -49,6 +50,7 @@ api_router.include_router(alerts_router)
 api_router.include_router(accounts_router)
 api_router.include_router(configuration_router)
 api_router.include_router(access_router)
+api_router.include_router(admin_audit_router)
 api_router.include_router(exports_router)  # issue #7: submission pack, record export
 api_router.include_router(calendar_feeds_router)  # issue #7: calendar feeds
 
@@ -106,6 +108,7 @@ for _domain_router in (
     accounts_router,
     configuration_router,
     access_router,
+    admin_audit_router,
     exports_router,
     calendar_feeds_router,
 ):

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.admin_audit import service as admin_audit
 from cspr_engine.config import get_settings
 from cspr_engine.configuration import repository
 from cspr_engine.configuration.models import WorkflowConfiguration
@@ -250,4 +251,15 @@ def configure(
     )
     session.add(row)
     session.flush()
+    admin_audit.record(
+        session,
+        kind="configuration.changed",
+        partnership_id=partnership_id,
+        actor_id=actor.user_id,
+        subject_type="configuration",
+        subject_id=f"{definition.name}:{row.version}",
+        now=now,
+        before={"version": latest.version, "values": latest.values} if latest else None,
+        after={"version": row.version, "values": row.values, "reason": reason},
+    )
     return row

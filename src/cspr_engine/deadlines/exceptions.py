@@ -19,3 +19,7 @@ class ExtensionForbidden(Forbidden):
 
 class HolidayRefused(Unprocessable):
     slug, title = "holiday-refused", "The day cannot be added to the calendar"
+
+
+class HolidayNotAdded(NotFound):
+    slug, title = "holiday-not-added", "No day added to the calendar on that date"

@@ -91,3 +91,4 @@ class CalendarAddition(SQLModel, table=True):
         default=None, foreign_key="users.id", ondelete="RESTRICT"
     )
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_reason: str | None = Field(default=None, sa_type=Text)

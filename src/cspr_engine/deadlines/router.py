@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
-from cspr_engine.access import policy
 from cspr_engine.accounts.dependencies import ActorDep
 from cspr_engine.cases.dependencies import CaseDep
 from cspr_engine.cases.exceptions import CaseNotFound, ConcurrentUpdate, StaleVersion
@@ -18,6 +18,7 @@ from cspr_engine.deadlines.exceptions import (
     ClockNotFound,
     ClockNotOpen,
     ExtensionForbidden,
+    HolidayNotAdded,
     HolidayRefused,
 )
 from cspr_engine.deadlines.schemas import (
@@ -27,6 +28,8 @@ from cspr_engine.deadlines.schemas import (
     HolidayCreate,
     HolidayList,
     HolidayRead,
+    HolidayWithdrawal,
+    HolidayWithdrawn,
 )
 from cspr_engine.errors import Forbidden, MalformedBody, error_responses
 from cspr_engine.kit.clock import ClockDep, london_date
@@ -142,11 +145,36 @@ def list_holidays(
 def add_holiday(
     body: HolidayCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HolidayRead:
-    if not policy.may(actor, policy.Permission.manage_calendar):
-        raise Forbidden("Only an administrator may change the calendar.")
     now = clock.now()
     deadline_service.add_holiday(
         session, day=body.date, title=body.title, reason=body.reason, actor=actor, now=now
     )
     session.commit()
     return HolidayRead(date=body.date, title=body.title, source="added")
+
+
+@router.post(
+    "/calendar/holidays/{day}/withdrawal",
+    response_model=HolidayWithdrawn,
+    summary="Withdraw a day added to the calendar (platform admins), with the reason; running "
+    "clocks are counted again without it",
+    responses=error_responses(MalformedBody, Forbidden, HolidayNotAdded),
+)
+def withdraw_holiday(
+    day: Annotated[date, Path(description="The added day, YYYY-MM-DD.")],
+    body: HolidayWithdrawal,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+) -> HolidayWithdrawn:
+    addition = deadline_service.withdraw_holiday(
+        session, day=day, reason=body.reason, actor=actor, now=clock.now()
+    )
+    shown = HolidayWithdrawn(
+        date=addition.day,
+        title=addition.title,
+        withdrawn_at=addition.withdrawn_at or clock.now(),
+        reason=body.reason,
+    )
+    session.commit()
+    return shown

@@ -118,3 +118,20 @@ class HolidayCreate(StrictModel):
     date: IsoDate
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     reason: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+
+
+class HolidayWithdrawal(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Added in error: the proclamation names 8 June, not 7 June."}]
+        }
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+
+
+class HolidayWithdrawn(BaseModel):
+    date: date
+    title: str
+    withdrawn_at: datetime
+    reason: str

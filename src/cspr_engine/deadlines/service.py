@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from cspr_engine.access import policy
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.admin_audit import service as admin_audit
 from cspr_engine.alerts import service as alert_service
 from cspr_engine.audit import service as audit_service
 from cspr_engine.cases import repository as case_repository
@@ -28,11 +30,12 @@ from cspr_engine.deadlines.exceptions import (
     ClockNotFound,
     ClockNotOpen,
     ExtensionForbidden,
+    HolidayNotAdded,
     HolidayRefused,
 )
 from cspr_engine.deadlines.models import CalendarAddition, Deadline, DeadlineExtension
 from cspr_engine.deadlines.schemas import DeadlineRead, ExtensionRead
-from cspr_engine.errors import FieldError, InvalidData
+from cspr_engine.errors import FieldError, Forbidden, InvalidData
 from cspr_engine.kit.clock import LONDON, london_date
 from cspr_engine.workflow.definitions import (
     CREATE,
@@ -639,8 +642,7 @@ def add_holiday(
 ) -> CalendarAddition:
     """Add a newly proclaimed non-working day, and move every running working-day clock
     whose count passes over it (each moved clock is recorded on its case's audit trail)."""
-    from cspr_engine.workflow import service as workflow_service
-
+    _may_change_calendar(actor)
     before = current_calendar(session)
     if day.weekday() >= 5:
         raise HolidayRefused(f"{day} is a {day.strftime('%A')}: it is not a working day anyway.")
@@ -651,6 +653,86 @@ def add_holiday(
     )
     session.add(addition)
     session.flush()
+    moved = _recount_over(
+        session,
+        day=day,
+        actor=actor,
+        now=now,
+        basis="A bank holiday proclaimed after the clock started",
+    )
+    _audit_calendar(session, "calendar.day_added", addition, actor, now, moved, reason)
+    return addition
+
+
+def withdraw_holiday(
+    session: Session, *, day: date, reason: str, actor: Actor, now: datetime
+) -> CalendarAddition:
+    """Take back a day added to the calendar (one made in error, or a proclamation revoked):
+    every running working-day clock whose count passes over it is counted again without it,
+    each recorded on its case's audit trail, as when it was added. The addition is kept, with
+    who withdrew it, when and why."""
+    _may_change_calendar(actor)
+    addition = session.exec(
+        select(CalendarAddition)
+        .where(col(CalendarAddition.day) == day)
+        .where(col(CalendarAddition.withdrawn_at).is_(None))
+    ).first()
+    if addition is None:
+        raise HolidayNotAdded(
+            f"No day was added to the calendar on {day}: only an added day can be withdrawn "
+            "(the GOV.UK bank holidays are the calendar itself)."
+        )
+    addition.withdrawn_at, addition.withdrawn_by = now, actor.user_id
+    addition.withdrawn_reason = reason
+    session.flush()
+    moved = _recount_over(
+        session,
+        day=day,
+        actor=actor,
+        now=now,
+        basis="A bank holiday added to the calendar was withdrawn",
+    )
+    _audit_calendar(session, "calendar.day_withdrawn", addition, actor, now, moved, reason)
+    return addition
+
+
+def _audit_calendar(
+    session: Session,
+    kind: str,
+    addition: CalendarAddition,
+    actor: Actor,
+    now: datetime,
+    moved: int,
+    reason: str | None,
+) -> None:
+    """A platform change: the national calendar belongs to no partnership."""
+    admin_audit.record(
+        session,
+        kind=kind,
+        partnership_id=None,
+        actor_id=actor.user_id,
+        subject_type="calendar",
+        subject_id=addition.day.isoformat(),
+        now=now,
+        after={"title": addition.title, "reason": reason, "clocks_moved": moved},
+    )
+
+
+def _may_change_calendar(actor: Actor) -> None:
+    if not policy.may(actor, policy.Permission.manage_calendar):
+        raise Forbidden(
+            "The England and Wales calendar is shared by every partnership: only a platform "
+            "administrator may change it."
+        )
+
+
+def _recount_over(session: Session, *, day: date, actor: Actor, now: datetime, basis: str) -> int:
+    """Count again every running working-day clock whose count passes over `day`, with the
+    calendar as it now is; a clock whose due date moves is recorded on its case's trail.
+    Returns how many moved."""
+    moved = 0
+    from cspr_engine.workflow import service as workflow_service
+
     session.info.pop(_CALENDAR, None)
     after = current_calendar(session)
     affected = session.exec(
@@ -705,10 +787,11 @@ def add_holiday(
                 "holiday": day.isoformat(),
                 "calendar_version": after.version,
             },
-            basis="A bank holiday proclaimed after the clock started",
+            basis=basis,
         )
+        moved += 1
     session.flush()
-    return addition
+    return moved
 
 
 # -- reading ------------------------------------------------------------------------------
