@@ -27,6 +27,8 @@ from cspr_engine.kit.clock import FixedClock, get_clock
 from cspr_engine.kit.tables import metadata
 from tests.factories import Api, Directory, issued_tokens, make_directory, uvicorn_in_thread
 
+LOOPBACK_RECEIVERS = "127.0.0.0/8,::1/128"
+
 # The suite's "now": Wednesday 17 June 2026, 10:00 in London.
 NOW = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
 
@@ -71,6 +73,7 @@ def _configured(database_url: str) -> Iterator[None]:
         "CSPR_ENVIRONMENT",
         "CSPR_SCHEDULER_ENABLED",
         "CSPR_ANONYMOUS_REQUESTS_PER_MINUTE",
+        "CSPR_WEBHOOK_ALLOWED_DESTINATIONS",
     )
     saved = {k: os.environ.get(k) for k in managed}
     os.environ["CSPR_DATABASE_URL"] = database_url
@@ -80,6 +83,9 @@ def _configured(database_url: str) -> Iterator[None]:
     # default budget is tested on a real server (tests/kit/test_throttle.py), where
     # service_env leaves it at its default.
     os.environ["CSPR_ANONYMOUS_REQUESTS_PER_MINUTE"] = "1000000"
+    # The suite's webhook receivers listen on 127.0.0.1, which only an allowed network may be
+    # (tests/alerts/test_destinations.py checks the refusals).
+    os.environ["CSPR_WEBHOOK_ALLOWED_DESTINATIONS"] = LOOPBACK_RECEIVERS
     # Tests drive the sweep and the delivery themselves, with their own clock.
     os.environ["CSPR_SCHEDULER_ENABLED"] = "false"
     for cached in (get_settings, get_engine, get_definitions, get_calendar):

@@ -63,7 +63,13 @@ def service_env(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a service process: this one's, without any CSPR_ setting but the
     test database's and `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPR_")}
-    env.update(CSPR_DATABASE_URL=database_url, CSPR_ENVIRONMENT="test", PYTHONUNBUFFERED="1")
+    env.update(
+        CSPR_DATABASE_URL=database_url,
+        CSPR_ENVIRONMENT="test",
+        PYTHONUNBUFFERED="1",
+        # The receivers of these tests listen on 127.0.0.1 (an allowed network, by name).
+        CSPR_WEBHOOK_ALLOWED_DESTINATIONS="127.0.0.0/8,::1/128",
+    )
     env.update(settings)  # a test may choose any of them, the environment included
     return env
 

@@ -36,6 +36,7 @@ def _configure_logging() -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from cspr_engine.kit.connections import ConnectionLimits, bounded_protocol
     from cspr_engine.kit.logs import log_config
 
     # --host and --port are the settings CSPR_HOST and CSPR_PORT for this process, so that
@@ -67,6 +68,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         # uvicorn's own lines (its access log too) in the same format, with the same ids.
         log_config=log_config(settings),
+        # Bounds on every connection (kit.connections): head size, slow heads and bodies,
+        # requests per connection; and no `server: uvicorn` header telling what runs here.
+        http=bounded_protocol(
+            ConnectionLimits(
+                max_head_bytes=settings.max_header_bytes,
+                head_timeout=settings.header_timeout_seconds,
+                body_idle_timeout=settings.body_idle_timeout_seconds,
+                max_requests=settings.max_requests_per_connection,
+            )
+        ),
+        timeout_keep_alive=settings.keep_alive_seconds,
+        server_header=False,
         # The client's address and scheme from X-Forwarded-For/-Proto only when the proxy
         # named in CSPR_FORWARDED_ALLOW_IPS sent them; unset, the connection's own.
         proxy_headers=bool(settings.forwarded_allow_ips),

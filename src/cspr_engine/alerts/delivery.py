@@ -28,7 +28,8 @@ from sqlmodel import Session, col, select
 
 from cspr_engine.alerts.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookSubscription
 from cspr_engine.config import Settings
-from cspr_engine.kit import links
+from cspr_engine.kit import links, outbound
+from cspr_engine.kit.outbound import DestinationRefused
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,14 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int) -> l
 class Sender:
     """Sends one delivery. One httpx client with explicit timeouts for every webhook."""
 
-    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.Client | None = None,
+        resolver: outbound.Resolver = outbound.resolve,
+    ) -> None:
         self.settings = settings
+        self.resolver = resolver
         self.client = client or httpx.Client(
             timeout=httpx.Timeout(settings.webhook_timeout_seconds), follow_redirects=False
         )
@@ -123,6 +130,12 @@ class Sender:
             return Outcome(False, error=f"{type(exc).__name__}: {str(exc)[:300]}")
 
     def _webhook(self, subscription: WebhookSubscription, payload: dict[str, Any]) -> Outcome:
+        try:
+            # Again at every delivery: the name may resolve elsewhere since it was subscribed.
+            outbound.check(subscription.url, self.settings.webhook_destinations, self.resolver)
+        except DestinationRefused as exc:
+            log.warning("webhook %s refused: %s", subscription.id, exc.rule)
+            return Outcome(False, error=f"refused ({exc.rule}): {exc.message}")
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = int(time.time())
         message_id = str(payload["id"])
@@ -191,7 +204,9 @@ EVENT_WORDS = {
 def compose_email(settings: Settings, address: str, payload: dict[str, Any]) -> EmailMessage:
     """A short e-mail: case reference, what is due or disputed, a link. No case content."""
     data = payload.get("data", {})
-    reference = payload.get("case_reference", "")
+    reference = payload.get("case_reference") or ""
+    if not reference:
+        return _compose_notice(settings, address, payload, data)
     what = data.get("label") or data.get("gate") or payload["type"]
     words = EVENT_WORDS.get(payload["type"], payload["type"])
     message = EmailMessage()
@@ -206,6 +221,27 @@ def compose_email(settings: Settings, address: str, payload: dict[str, Any]) -> 
     if "basis" in data:
         lines.append(f"Basis: {data['basis']}.")
     lines += ["", f"Open the case: {link}", "", f"Alert id: {payload['id']}"]
+    message.set_content("\n".join(lines))
+    return message
+
+
+def _compose_notice(
+    settings: Settings, address: str, payload: dict[str, Any], data: dict[str, Any]
+) -> EmailMessage:
+    """An alert about no case (an administrator's act): what happened, and where it is kept."""
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = address
+    message["Subject"] = str(data.get("subject") or payload["type"])
+    message["Message-ID"] = f"<{payload['id']}@cspr-engine>"
+    link = f"{settings.public_base_url}/ui/administrative-record"
+    lines = [
+        str(data.get("subject") or payload["type"]) + ".",
+        "",
+        f"The administrative record: {link}",
+        "",
+        f"Alert id: {payload['id']}",
+    ]
     message.set_content("\n".join(lines))
     return message
 

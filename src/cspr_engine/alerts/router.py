@@ -10,21 +10,34 @@ from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from cspr_engine.access import policy
-from cspr_engine.accounts.dependencies import ActorDep
+from cspr_engine.accounts.dependencies import ActorDep, SettingsDep
 from cspr_engine.accounts.models import Partnership
 from cspr_engine.accounts.schemas import Actor
+from cspr_engine.admin_audit import service as admin_audit
 from cspr_engine.alerts.models import AlertRecipient, OutboxEvent, WebhookSubscription
 from cspr_engine.alerts.schemas import (
     AlertList,
     AlertRead,
     WebhookCreate,
+    WebhookCreated,
     WebhookList,
     WebhookRead,
 )
+from cspr_engine.alerts.secrets import new_secret
 from cspr_engine.cases.models import Case
 from cspr_engine.db import SessionDep
-from cspr_engine.errors import Forbidden, InvalidQuery, MalformedBody, NotFound, error_responses
+from cspr_engine.errors import (
+    FieldError,
+    Forbidden,
+    InvalidData,
+    InvalidQuery,
+    MalformedBody,
+    NotFound,
+    error_responses,
+)
+from cspr_engine.kit import outbound
 from cspr_engine.kit.clock import ClockDep
+from cspr_engine.kit.outbound import DestinationRefused
 from cspr_engine.kit.pagination import (
     CursorQuery,
     LimitQuery,
@@ -119,26 +132,50 @@ def _read(sub: WebhookSubscription, code: str) -> WebhookRead:
 
 @router.post(
     "/webhooks",
-    response_model=WebhookRead,
+    response_model=WebhookCreated,
     status_code=status.HTTP_201_CREATED,
-    summary="Subscribe a URL to events (signed with the Standard Webhooks scheme)",
-    responses=error_responses(MalformedBody, Forbidden),
+    summary="Subscribe a public https URL to events (signed with the Standard Webhooks scheme; "
+    "the secret is made for you when you give none)",
+    responses=error_responses(MalformedBody, InvalidData, Forbidden),
 )
 def create_webhook(
-    body: WebhookCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
-) -> WebhookRead:
+    body: WebhookCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> WebhookCreated:
     partnership = _admin_partnership(session, actor, body.partnership)
+    try:
+        outbound.check(body.url, settings.webhook_destinations, unresolvable_ok=True)
+    except DestinationRefused as exc:
+        raise InvalidData(
+            [FieldError(loc="url", message=f"{exc.message} (rule: {exc.rule})", type=exc.rule)]
+        ) from exc
+    made = body.secret is None
     sub = WebhookSubscription(
         partnership_id=partnership.id,
         url=body.url,
         events=list(body.events),
-        secret=body.secret,
+        secret=body.secret or new_secret(),
         created_by=actor.user_id,
         created_at=clock.now(),
     )
     session.add(sub)
     session.flush()
-    shown = _read(sub, partnership.code)
+    admin_audit.record(
+        session,
+        kind="webhook.created",
+        partnership_id=partnership.id,
+        actor_id=actor.user_id,
+        subject_type="webhook",
+        subject_id=sub.id,
+        now=clock.now(),
+        after={"url": sub.url, "events": sub.events, "secret_made_here": made},
+    )
+    shown = WebhookCreated(
+        **_read(sub, partnership.code).model_dump(), secret=sub.secret if made else None
+    )
     session.commit()
     return shown
 
@@ -204,5 +241,15 @@ def delete_webhook(
     if sub is None or sub.partnership_id != mine.id or sub.disabled_at is not None:
         raise WebhookNotFound("No such webhook subscription.")
     sub.disabled_at = clock.now()
+    admin_audit.record(
+        session,
+        kind="webhook.removed",
+        partnership_id=sub.partnership_id,
+        actor_id=actor.user_id,
+        subject_type="webhook",
+        subject_id=sub.id,
+        now=clock.now(),
+        before={"url": sub.url, "events": sub.events},
+    )
     session.commit()
     return Response(status_code=204)

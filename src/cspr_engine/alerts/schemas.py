@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from cspr_engine.alerts.secrets import is_standard_secret
 from cspr_engine.kit.schemas import StrictModel
 
 EventType = Literal[
@@ -45,7 +46,7 @@ class WebhookCreate(StrictModel):
                 {
                     "url": "https://cases.partner.example/hooks/cspr",
                     "events": ["case.created", "deadline.warning", "deadline.breached"],
-                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwIhMrbIxyAiY=",
                 }
             ]
         }
@@ -53,8 +54,26 @@ class WebhookCreate(StrictModel):
 
     url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s]+$")]
     events: list[EventType] = Field(min_length=1, max_length=20)
-    secret: Annotated[str, StringConstraints(min_length=16, max_length=200)]
+    secret: Annotated[
+        str | None,
+        Field(
+            description="A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in "
+            "base64. Leave it out and the service makes one, shown once in the answer.",
+        ),
+    ] = None
     partnership: Annotated[str, StringConstraints(max_length=16)] | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not is_standard_secret(value):
+            raise ValueError(
+                "must be a Standard Webhooks secret: whsec_ followed by 24 to 64 random bytes "
+                "in base64 (or leave it out, and one is made for you)"
+            )
+        return value
 
     @field_validator("events")
     @classmethod
@@ -69,6 +88,13 @@ class WebhookRead(BaseModel):
     events: list[str]
     created_at: datetime
     disabled_at: datetime | None
+
+
+class WebhookCreated(WebhookRead):
+    secret: str | None = Field(
+        description="The signing secret, shown this once when the service made it (null when "
+        "you gave one)."
+    )
 
 
 class WebhookList(BaseModel):

@@ -10,9 +10,7 @@ permission checks and the same rules; a refusal is shown on the form."""
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -41,6 +39,7 @@ from cspr_engine.accounts.schemas import (
     UserRead,
 )
 from cspr_engine.alerts import router as alerts_api
+from cspr_engine.alerts import secrets as webhook_secrets
 from cspr_engine.alerts.schemas import EventType, WebhookCreate, WebhookRead
 from cspr_engine.configuration import repository as configuration_repository
 from cspr_engine.configuration import service as configuration_service
@@ -562,7 +561,7 @@ async def set_password(
     else:
         try:
             accounts_service.set_password(
-                session=session, user=target, password=password, now=clock.now()
+                session=session, user=target, password=password, now=clock.now(), by=user.actor
             )
             session.commit()
             return see_other(
@@ -756,7 +755,7 @@ async def revoke_token(
 
 def new_webhook_secret() -> str:
     """A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return webhook_secrets.new_secret()
 
 
 def _webhooks(session: Session, user: WebUser, scope: Scope) -> list[WebhookRead]:
@@ -809,6 +808,7 @@ async def create_webhook(
     session: SessionDep,
     user: AdminDep,
     clock: ClockDep,
+    settings: SettingsDep,
     partnership: PartnershipQuery = None,
 ) -> Response:
     posted = await posted_form(request, user)
@@ -821,7 +821,7 @@ async def create_webhook(
         try:
             body = WebhookCreate.model_validate({**data, "secret": secret})
             created = alerts_api.create_webhook(
-                body=body, session=session, actor=user.actor, clock=clock
+                body=body, session=session, actor=user.actor, clock=clock, settings=settings
             )
             scope = _scope(session, user, created.partnership)
             return render(
@@ -923,14 +923,20 @@ async def add_holiday(
     if not form.errors:
         try:
             body = HolidayCreate.model_validate(data)
-            added = deadlines_api.add_holiday(
-                body=body, session=session, actor=user.actor, clock=clock
+            added = deadline_service.add_holiday(
+                session,
+                day=body.date,
+                title=body.title,
+                reason=body.reason,
+                actor=user.actor,
+                now=clock.now(),
             )
+            session.commit()
             return see_other(
                 _with_query(
                     "/ui/admin/calendar",
-                    year=str(added.date.year),
-                    done=f"{added.title} on {added.date.day} {added.date:%B %Y} was added",
+                    year=str(added.day.year),
+                    done=f"{added.title} on {added.day.day} {added.day:%B %Y} was added",
                 )
             )
         except ValidationError as exc:
@@ -941,6 +947,50 @@ async def add_holiday(
             refusal = exc
             _refused(form, exc, "date")
     context = _calendar_context(session, user, clock, year)
+    return _form_response(
+        render(
+            request,
+            "admin/calendar.html",
+            {**context, "form": form},
+            user=user,
+            status_code=_status(refusal),
+        ),
+        refusal,
+    )
+
+
+@router.post("/calendar/{day}/withdrawal", name="ui_admin_withdraw_holiday")
+async def withdraw_holiday(
+    request: Request,
+    session: SessionDep,
+    user: AdminDep,
+    clock: ClockDep,
+    day: Annotated[date, Path()],
+) -> Response:
+    posted = await posted_form(request, user)
+    reason = str(posted.get("reason") or "").strip()[:2000]
+    form = holiday_form()
+    refusal: CsprError | None = None
+    if not reason:
+        form.add_error(None, f"Enter why the day on {day.day} {day:%B %Y} is withdrawn")
+    else:
+        try:
+            withdrawn = deadline_service.withdraw_holiday(
+                session, day=day, reason=reason, actor=user.actor, now=clock.now()
+            )
+            session.commit()
+            return see_other(
+                _with_query(
+                    "/ui/admin/calendar",
+                    year=str(day.year),
+                    done=f"{withdrawn.title} on {day.day} {day:%B %Y} was withdrawn",
+                )
+            )
+        except CsprError as exc:
+            session.rollback()
+            refusal = exc
+            _refused(form, exc, None)
+    context = _calendar_context(session, user, clock, str(day.year))
     return _form_response(
         render(
             request,
