@@ -41,6 +41,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from cspr_engine.kit.requestid import current_request_id
 
@@ -229,6 +230,23 @@ def pydantic_errors(raw: list[Any], prefix: tuple[str | int, ...] = ()) -> list[
     return out
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _methods_at(request: Request) -> list[str]:
+    """The methods the app's routes answer at the request's path (HEAD wherever GET): each
+    method tried against the app's routes (routers nest, so a route's own list is not all)."""
+    routes = request.app.router.routes
+    found = {
+        method
+        for method in METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    }
+    if "GET" in found:
+        found.add("HEAD")
+    return sorted(found)
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(CsprError)
     async def _cspr_error(request: Request, exc: CsprError) -> JSONResponse:
@@ -272,7 +290,14 @@ def install_handlers(app: FastAPI) -> None:
             # FastAPI's own refusal of a body it cannot parse (e.g. JSON nested too deep).
             err = MalformedBody("The body could not be parsed as JSON.")
         elif exc.status_code == 405:
-            err = MethodNotAllowed(f"{request.method} is not allowed here.")
+            allowed = _methods_at(request)
+            if allowed:
+                # Every method some route of this path answers, not only the first route's.
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            err = MethodNotAllowed(
+                f"{request.method} is not allowed here"
+                + (f"; this path answers {', '.join(allowed)}." if allowed else ".")
+            )
         else:
             body = CsprError(str(exc.detail)).to_problem(request.url.path)
             body.update(type="about:blank", title=str(exc.detail), status=exc.status_code)

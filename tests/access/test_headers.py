@@ -17,6 +17,8 @@ EVERYWHERE = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
 }
 
 
@@ -28,6 +30,10 @@ def assert_secure(response: httpx.Response, csp: str, *, api: bool) -> None:
     assert (response.headers.get("cache-control") == "no-store") is api
     assert "strict-transport-security" not in response.headers
     assert response.headers["x-request-id"]
+    policy = response.headers["permissions-policy"]
+    assert "camera=()" in policy
+    assert "geolocation=()" in policy
+    assert "server" not in response.headers  # nothing says what runs here
 
 
 def test_api_answers_and_problems_carry_them(api: Api) -> None:
@@ -118,3 +124,21 @@ def test_hsts_only_when_served_over_tls(client: TestClient, tls_app: FastAPI) ->
     with TestClient(tls_app) as tls:
         for path in ("/healthz", "/api/v1/cases", "/docs"):
             assert tls.get(path).headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_a_405_lists_every_method_the_path_answers(api: Api) -> None:
+    response = api.client.delete("/api/v1/cases", headers=api.headers("chair"))
+    assert_problem(response, 405)
+    allowed = {m.strip() for m in response.headers["allow"].split(",")}
+    assert allowed == {"GET", "HEAD", "POST"}
+
+
+@pytest.mark.parametrize("value", ["0", "1718000000", "17/06/2026", "2026-6-1"])
+def test_a_date_in_a_query_is_a_date_written_yyyy_mm_dd(api: Api, value: str) -> None:
+    response = api.client.get(
+        "/api/v1/cases", params={"due_before": value}, headers=api.headers("chair")
+    )
+    problem = assert_problem(response, 422)
+    [error] = problem["errors"]
+    assert error["loc"] == "query.due_before"
+    assert error["message"] == "must be a date written YYYY-MM-DD"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Header, Path, Query, Request, status
@@ -54,6 +54,7 @@ from cspr_engine.kit.pagination import (
     encode_cursor,
     encode_keyset,
 )
+from cspr_engine.kit.schemas import IsoDate
 from cspr_engine.links.exceptions import DuplicateLink
 from cspr_engine.workflow import service as workflow_service
 from cspr_engine.workflow.exceptions import (
@@ -226,7 +227,8 @@ def list_cases(
         Query(description="Only cases with (true) or without (false) a breached statutory clock."),
     ] = None,
     due_before: Annotated[
-        date | None, Query(description="Only cases with a running clock due before this date.")
+        IsoDate | None,
+        Query(description="Only cases with a running clock due before this date, YYYY-MM-DD."),
     ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
@@ -34,6 +33,7 @@ from cspr_engine.deadlines.schemas import (
 from cspr_engine.errors import Forbidden, MalformedBody, error_responses
 from cspr_engine.kit.clock import ClockDep, london_date
 from cspr_engine.kit.http import IfMatch, documented_headers, etag, parse_if_match
+from cspr_engine.kit.schemas import IsoDate
 from cspr_engine.workflow import service as workflow_service
 
 router = APIRouter(tags=["deadlines"])
@@ -161,7 +161,7 @@ def add_holiday(
     responses=error_responses(MalformedBody, Forbidden, HolidayNotAdded),
 )
 def withdraw_holiday(
-    day: Annotated[date, Path(description="The added day, YYYY-MM-DD.")],
+    day: Annotated[IsoDate, Path(description="The added day, YYYY-MM-DD.")],
     body: HolidayWithdrawal,
     session: SessionDep,
     actor: ActorDep,

@@ -53,6 +53,7 @@ from cspr_engine.deadlines.schemas import HolidayCreate
 from cspr_engine.errors import CsprError, FieldError, InvalidData, Unprocessable, pydantic_errors
 from cspr_engine.kit.clock import ClockDep
 from cspr_engine.kit.pagination import MAX_LIMIT
+from cspr_engine.kit.schemas import IsoDate
 from cspr_engine.web import forms
 from cspr_engine.web.auth import WebUser, WebUserDep
 from cspr_engine.web.router import flash, posted_form, render, see_other
@@ -965,7 +966,7 @@ async def withdraw_holiday(
     session: SessionDep,
     user: AdminDep,
     clock: ClockDep,
-    day: Annotated[date, Path()],
+    day: Annotated[IsoDate, Path()],
 ) -> Response:
     posted = await posted_form(request, user)
     reason = str(posted.get("reason") or "").strip()[:2000]
