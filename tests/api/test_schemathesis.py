@@ -145,7 +145,11 @@ def seed(api: Api, platform_token: str) -> Seeded:
     webhook = _created(
         api.client.post(
             "/api/v1/webhooks",
-            json={"url": "https://partner.example.org/cspr", "events": ["*"], "secret": "s" * 32},
+            json={
+                "url": "https://partner.example.org/cspr",
+                "events": ["*"],
+                "secret": "whsec_" + "c2VjcmV0" * 4,
+            },
             headers=tw("admin"),
         )
     )

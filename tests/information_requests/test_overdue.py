@@ -31,7 +31,7 @@ from tests.information_requests.helpers import (
     listed,
 )
 
-SECRET = "whsec-information-requests-tests"
+SECRET = "whsec_aW5mb3JtYXRpb24tcmVxdWVzdHMtdGVzdHMtMDE="  # 29 bytes, Standard Webhooks
 # The morning after the default due date (Wednesday 24 June 2026, end of the day in England).
 DAY_AFTER = datetime(2026, 6, 25, 9, 0, tzinfo=LONDON)
 
@@ -125,7 +125,11 @@ def test_an_overdue_return_alerts_the_agencys_dsp_and_the_business_unit(
     assert received.headers["webhook-id"] == str(event.id)
     signed = f"{received.headers['webhook-id']}.{received.headers['webhook-timestamp']}."
     expected = base64.b64encode(
-        hmac.new(SECRET.encode(), signed.encode() + received.body, hashlib.sha256).digest()
+        hmac.new(
+            base64.b64decode(SECRET.removeprefix("whsec_")),
+            signed.encode() + received.body,
+            hashlib.sha256,
+        ).digest()
     ).decode()
     assert f"v1,{expected}" in received.headers["webhook-signature"].split()
 

@@ -383,7 +383,7 @@ def test_a_webhook_with_too_many_events_is_422(api: Api) -> None:
         json={
             "url": "https://partner.example.org/cspr",
             "events": ["case.created"] * 21,
-            "secret": "s" * 32,
+            "secret": "whsec_" + "c2VjcmV0" * 4,
         },
         headers=api.headers("admin"),
     )

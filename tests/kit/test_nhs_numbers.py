@@ -64,20 +64,22 @@ def baseline(api: Api) -> Iterator[str]:
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "loc", "field"),
     [
-        (referral(summary="Admitted; NHS number 943 476 5919."), "summary"),
-        (referral(partner_reference="9434765919"), "partner_reference"),
-        (referral(child={"age_years": 2, "ethnicity": "4010232137"}), "child.ethnicity"),
+        (referral(summary="Admitted; NHS number 943 476 5919."), "body", "summary"),
+        (referral(partner_reference="9434765919"), "body", "partner_reference"),
+        # A nested part of the body checks its own text, and its error is at its place.
+        (referral(child={"age_years": 2, "ethnicity": "4010232137"}), "child", "ethnicity"),
     ],
     ids=["summary", "partner-reference", "child"],
 )
 def test_a_referral_holding_an_nhs_number_is_refused(
-    api: Api, baseline: str, body: dict[str, Any], field: str
+    api: Api, baseline: str, body: dict[str, Any], loc: str, field: str
 ) -> None:
     response = api.client.post(CASES, json=body, headers=api.headers("chair"))
     problem = assert_problem(response, 422, "/problems/invalid-data")
     [error] = problem["errors"]
+    assert error["loc"] == loc
     assert error["message"] == (
         f"{field} holds what looks like an NHS number (ten digits that pass the NHS number "
         "check); a child's NHS number is never stored here: refer to the child by your own "

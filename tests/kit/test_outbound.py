@@ -65,6 +65,9 @@ def test_plain_http_is_refused_and_so_are_credentials_and_unknown_names() -> Non
     assert refused("http://receiver.example.org/").rule == "https-required"
     assert refused("ftp://receiver.example.org/").rule == "https-required"
     assert refused("https://user:pw@receiver.example.org/").rule == "credentials-in-url"
+    assert refused("https://[::1/hooks").rule == "bad-url"
+    assert refused("http://\u009a\u00f4]Uc/").rule in ("bad-url", "https-required")
+    assert refused("https://\u00e9\ud83d\ude0d.example/").rule == "unresolvable"
     unknown = refused("https://nowhere.example.org/")
     assert (unknown.rule, unknown.message) == (
         "unresolvable",

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from cspr_engine.alerts.secrets import PATTERN as SECRET_PATTERN
 from cspr_engine.alerts.secrets import is_standard_secret
 from cspr_engine.kit.schemas import StrictModel
 
@@ -57,8 +58,10 @@ class WebhookCreate(StrictModel):
     secret: Annotated[
         str | None,
         Field(
-            description="A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in "
+            description="A Standard Webhooks secret: `whsec_` and 24 to 62 random bytes in "
             "base64. Leave it out and the service makes one, shown once in the answer.",
+            max_length=100,
+            json_schema_extra={"pattern": SECRET_PATTERN},
         ),
     ] = None
     partnership: Annotated[str, StringConstraints(max_length=16)] | None = None
@@ -70,7 +73,7 @@ class WebhookCreate(StrictModel):
             return None
         if not is_standard_secret(value):
             raise ValueError(
-                "must be a Standard Webhooks secret: whsec_ followed by 24 to 64 random bytes "
+                "must be a Standard Webhooks secret: whsec_ followed by 24 to 62 random bytes "
                 "in base64 (or leave it out, and one is made for you)"
             )
         return value

@@ -7,7 +7,10 @@ import binascii
 import secrets
 
 PREFIX = "whsec_"
-KEY_BYTES = (24, 64)  # the key's length, in bytes: at least 192 bits
+KEY_BYTES = (24, 62)  # the key's length, in bytes: at least 192 bits
+# The same rule as a pattern, for the API's schema: whole groups of four base64 characters
+# (24 to 60 bytes), then at most one padded group (one or two bytes more).
+PATTERN = r"^whsec_(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
 def is_standard_secret(value: str) -> bool:

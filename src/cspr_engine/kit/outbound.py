@@ -96,8 +96,11 @@ def check(
     host resolves to now. `unresolvable_ok`: a name that resolves to nothing yet is let
     through (a subscription made before its receiver's name is published); every delivery
     checks again, with no such leave."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 address
+        raise DestinationRefused("bad-url", "The URL is not a web address.") from exc
     if not host:
         raise DestinationRefused("no-host", "The URL names no host.")
     if parts.username or parts.password:
@@ -120,7 +123,7 @@ def check(
     else:
         try:
             addresses = resolver(host, port)
-        except (OSError, UnicodeError):
+        except (OSError, UnicodeError, ValueError):  # no such name, or no name at all
             addresses = []
         if not addresses:
             if parts.scheme != "https" and not (allowed.allow_http or named):

@@ -54,10 +54,9 @@ def holds_nhs_number(text: str) -> bool:
     return any(is_nhs_number("".join(m.groups())) for m in _TEN_DIGITS.finditer(text))
 
 
-def _refusal(value: Any, *, nhs_numbers: bool = True) -> str | None:
+def _refusal(value: Any) -> str | None:
     """Why a parsed JSON body cannot be taken at all, or None: a NUL character (PostgreSQL
-    cannot store U+0000 in text or JSONB), nesting deeper than any field needs, or (with
-    `nhs_numbers`) text holding what passes the NHS number check."""
+    cannot store U+0000 in text or JSONB), or nesting deeper than any field needs."""
     pending: list[tuple[str, Any, int]] = [("", value, 0)]  # a loop: bodies may nest deep
     while pending:
         path, item, depth = pending.pop()
@@ -66,8 +65,6 @@ def _refusal(value: Any, *, nhs_numbers: bool = True) -> str | None:
             return f"{where}: nests more than {MAX_NESTING} levels deep"
         if isinstance(item, str) and "\x00" in item:
             return f"{where}: text may not contain the NUL character (U+0000)"
-        if nhs_numbers and isinstance(item, str) and holds_nhs_number(item):
-            return f"{where} {NHS_NUMBER_REFUSAL}"
         if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str) and "\x00" in key:
@@ -92,7 +89,33 @@ class StrictModel(BaseModel):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         # Refused on every database alike, before any field is looked at.
-        refusal = _refusal(value, nhs_numbers=cls.holds_records)
+        refusal = _refusal(value)
         if refusal is not None:
             raise ValueError(refusal)
         return value
+
+    @model_validator(mode="after")
+    def _no_nhs_numbers(self) -> Any:
+        # After the fields: a field's own check (with its own message) speaks first, and a
+        # nested model checks its own text.
+        if self.holds_records:
+            where = _nhs_number_in(dict(self))
+            if where is not None:
+                raise ValueError(f"{where} {NHS_NUMBER_REFUSAL}")
+        return self
+
+
+def _nhs_number_in(fields: dict[str, Any]) -> str | None:
+    """The path of the first text among `fields` (and the dicts and lists in them, but not
+    the models, which check their own) that holds what passes the NHS number check."""
+    pending: list[tuple[str, Any]] = list(fields.items())
+    while pending:
+        path, item = pending.pop(0)
+        if isinstance(item, str):
+            if holds_nhs_number(item):
+                return path
+        elif isinstance(item, dict):
+            pending.extend((f"{path}.{k}", v) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            pending.extend((f"{path}.{i}", v) for i, v in enumerate(item))
+    return None
