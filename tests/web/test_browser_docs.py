@@ -62,8 +62,14 @@ def offline(browser: Browser, live_server: str) -> Iterator[tuple[Page, Offline]
             seen.failed.append(f"{request.url}: {request.failure}")
 
     page.on("requestfailed", failed)
-    yield page, seen
-    context.close()
+    # The whole document rendered in a page takes seconds on a busy machine (CI runs two
+    # suites side by side): assertions wait as long as the actions do.
+    expect.set_options(timeout=TIMEOUT_MS)
+    try:
+        yield page, seen
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for the other tests
+        context.close()
 
 
 def test_swagger_ui_renders_the_operations_and_authorizes_with_a_token(
